@@ -1,0 +1,90 @@
+// Command sendblue-emulator serves the in-memory Sendblue account-webhooks
+// emulator (controllers/sendblue/sendbluetest) on a loopback address, for the
+// demo, end-to-end tests and benchmarks.
+//
+//	go run ./hack/sendblue-emulator --listen 127.0.0.1:8089 --account demo-key:demo-secret
+//
+// It prints "listening on http://ADDR" once it accepts connections (use port 0
+// for a free port) and stops on SIGINT or SIGTERM.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue"
+	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue/sendbluetest"
+)
+
+type accountsFlag []string
+
+func (a *accountsFlag) String() string     { return fmt.Sprint(len(*a), " accounts") }
+func (a *accountsFlag) Set(v string) error { *a = append(*a, v); return nil }
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "sendblue-emulator:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("sendblue-emulator", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:8089", "loopback address to listen on (host:port; port 0 picks a free one)")
+	var accounts accountsFlag
+	fs.Var(&accounts, "account", "an account as KEYID:SECRET (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	host, _, err := net.SplitHostPort(*listen)
+	if err != nil {
+		return fmt.Errorf("--listen %q: %w", *listen, err)
+	}
+	if !sendblue.IsLoopbackHost(host) {
+		return fmt.Errorf("--listen %q: the emulator only listens on loopback (127.0.0.1, ::1, localhost)", *listen)
+	}
+
+	srv := sendbluetest.NewServer()
+	for _, a := range accounts {
+		keyID, secret, ok := strings.Cut(a, ":")
+		if !ok {
+			return errors.New("--account: want KEYID:SECRET") // the value may be a secret: not echoed
+		}
+		if err := srv.AddAccount(keyID, secret); err != nil {
+			return err
+		}
+	}
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Printf("listening on http://%s\n", ln.Addr())
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- httpSrv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	srv.Close()
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := httpSrv.Shutdown(shutdown); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}
