@@ -1,0 +1,104 @@
+# sendblue-operator. `make help` lists the targets.
+
+# Tool versions, pinned. Binaries go to ./bin (ignored by git).
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+LOCALBIN ?= $(shell pwd)/bin
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+
+# Image for docker-build and (later) deploy.
+IMG ?= sendblue-operator:dev
+
+# Go test flags; e.g. `make test GOTESTFLAGS='-run Client -v'`.
+GOTESTFLAGS ?= -race
+
+SHELL = /usr/bin/env bash -o pipefail
+.SHELLFLAGS = -ec
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: controller-gen ## Generate the CRDs and RBAC under config/ from the kubebuilder markers.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+
+.PHONY: generate
+generate: controller-gen ## Generate DeepCopy methods for the API types.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./..."
+
+.PHONY: fmt
+fmt: ## Run go fmt.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## Run go vet.
+	go vet ./...
+
+.PHONY: fmt-check
+fmt-check: ## Fail if any Go file is not gofmt-formatted.
+	@files=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')); \
+	if [ -n "$$files" ]; then echo "gofmt needed (run make fmt):"; echo "$$files"; exit 1; fi
+
+.PHONY: verify-generated
+verify-generated: controller-gen ## Fail if `make manifests generate` changes anything.
+	hack/verify-generated.sh "$(MAKE)"
+
+.PHONY: envtest
+envtest: ## Build (once, cached outside the repo) etcd and kube-apiserver for envtest; print their directory.
+	@hack/envtest-assets.sh
+
+.PHONY: sdk-deps
+sdk-deps: ## Install the official Sendblue SDK (npm, pinned) for the conformance test into test/sdk/node_modules.
+	@command -v npm >/dev/null || { echo "npm is required for the SDK conformance test (Node.js 20+)"; exit 1; }
+	@if [ ! -f test/sdk/node_modules/.package-lock.json ] || [ test/sdk/package-lock.json -nt test/sdk/node_modules/.package-lock.json ]; then \
+		echo "npm ci in test/sdk"; npm ci --prefix test/sdk --no-audit --no-fund --loglevel=error; \
+	fi
+
+.PHONY: test
+test: fmt-check vet verify-generated sdk-deps ## Run every check and test: gofmt, vet, generated files, unit, envtest and SDK tests.
+	@echo "Preparing the envtest control plane (hack/envtest-assets.sh)"; \
+	assets=$$(hack/envtest-assets.sh) || exit 1; \
+	echo "KUBEBUILDER_ASSETS=$$assets"; \
+	KUBEBUILDER_ASSETS="$$assets" go test $(GOTESTFLAGS) ./... -coverprofile cover.out
+
+##@ Build
+
+.PHONY: build
+build: fmt vet ## Build the manager binary into bin/manager.
+	go build -o $(LOCALBIN)/manager .
+
+.PHONY: emulator
+emulator: ## Build the Sendblue emulator into bin/sendblue-emulator.
+	go build -o $(LOCALBIN)/sendblue-emulator ./hack/sendblue-emulator
+
+.PHONY: run
+run: manifests generate fmt vet ## Run the manager from your host against the cluster in your kubeconfig.
+	go run ./main.go
+
+.PHONY: demo
+demo: ## (Not yet) One-command local demo: arrives with the demo milestone (issue 4).
+	@echo "make demo is not implemented yet: it arrives with the demo milestone (issue 4)."
+	@echo "Today: 'make test' runs everything; 'go run ./hack/sendblue-emulator --account KEY:SECRET' runs the emulator."
+	@exit 1
+
+.PHONY: docker-build
+docker-build: ## Build the manager image (needs a Docker engine).
+	docker build -t $(IMG) .
+
+##@ Tools
+
+$(LOCALBIN):
+	mkdir -p $(LOCALBIN)
+
+.PHONY: controller-gen
+controller-gen: $(CONTROLLER_GEN) ## Install controller-gen into ./bin at the pinned version.
+$(CONTROLLER_GEN): | $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
+	mv -f $(LOCALBIN)/controller-gen $(CONTROLLER_GEN)

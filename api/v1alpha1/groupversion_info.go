@@ -1,0 +1,23 @@
+// Package v1alpha1 contains the API of the sendblue.webhooks.dev group,
+// version v1alpha1. The SendblueWebhookSet kind is added to it by the
+// operator's next milestone; the group and scheme are wired now so that the
+// manager, the generators and the test suite are in place.
+// +kubebuilder:object:generate=true
+// +groupName=sendblue.webhooks.dev
+package v1alpha1
+
+import (
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/scheme"
+)
+
+var (
+	// GroupVersion is the group and version of this API.
+	GroupVersion = schema.GroupVersion{Group: "sendblue.webhooks.dev", Version: "v1alpha1"}
+
+	// SchemeBuilder adds this API's types to a scheme.
+	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
+
+	// AddToScheme adds this API's types to a scheme.
+	AddToScheme = SchemeBuilder.AddToScheme
+)

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Fails if `make manifests generate` changes anything under api/ or config/:
+# generated code and manifests must be committed and current. Compares the
+# tree before and after, so uncommitted edits of your own are not counted.
+set -euo pipefail
+make=${1:-make}
+snapshot() {
+  { git status --porcelain --untracked-files=all -- api config; git diff --no-ext-diff -- api config; \
+    git ls-files --others --exclude-standard -- api config | xargs -r cat; } | sha256sum
+}
+before=$(snapshot)
+"$make" -s manifests generate >/dev/null
+after=$(snapshot)
+if [ "$before" != "$after" ]; then
+  echo "make manifests generate changed generated files; run it and commit the result:" >&2
+  git status --short -- api config >&2
+  exit 1
+fi
+echo "generated code and manifests are current"
