@@ -118,7 +118,8 @@ func TestReadModifyWritePreservesWhatItDidNotChange(t *testing.T) {
 	// inside an entry, spacing and escapes inside values, a null list, a
 	// legacy secret, a number in exponent form. (Between top-level members the
 	// emulator, like the client, writes no whitespace.)
-	dashboard := `{"receive":["https://a.example.com/r", {"url":"https://b.example.com/r", "secret":"old", "enabled": true}],` +
+	dashboard := `{"receive":["https://a.example.com/r", {"url":"https://b.example.com/r", "secret":"old", "enabled": true},` +
+		` "https://e.example.com/\u0021", {"url": "https://g.example.com", "enabled": false}],` +
 		`"future_type":[{"url": "https://f.example.com", "filters": {"x": [1, 2.50]}}],` +
 		`"outbound":null,"call_log":["https://c.example.com/\u00e9"],"secret":"legacy","zzz":1e3}`
 	if err := emu.SetWebhooks(keyID, json.RawMessage(dashboard)); err != nil {
@@ -153,7 +154,8 @@ func TestReadModifyWritePreservesWhatItDidNotChange(t *testing.T) {
 	// The changed entry keeps its object form, member order and unknown
 	// member (re-encoded, so its inner spacing goes); the string entry stays
 	// a string; the new entry is a plain string; everything else is as read.
-	want := `{"receive":["https://a.example.com/r",{"url":"https://b.example.com/r","secret":"new","enabled":true},"https://d.example.com/r"],` +
+	want := `{"receive":["https://a.example.com/r",{"url":"https://b.example.com/r","secret":"new","enabled":true},` +
+		`"https://e.example.com/\u0021",{"url": "https://g.example.com", "enabled": false},"https://d.example.com/r"],` +
 		`"future_type":[{"url": "https://f.example.com", "filters": {"x": [1, 2.50]}}],` +
 		`"outbound":null,"call_log":["https://c.example.com/\u00e9"],"secret":"legacy","zzz":1e3}`
 	if got := stored(t, emu); got != want {
@@ -442,23 +444,26 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 }
 
 func TestOversizedBodyIsRefused(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		size   int
-		status int
-	}{
-		{"a 2xx body over 1 MiB", sendblue.MaxResponseBytes + 1, 200},
-		{"an error body over 1 MiB", 10 * sendblue.MaxResponseBytes, 500},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-				w.WriteHeader(tc.status)
-				// A valid JSON prefix followed by padding: without the limit
-				// the client would read it all.
-				_, _ = w.Write([]byte(`{"status":"OK","webhooks":{"receive":["` + strings.Repeat("a", tc.size) + `"]}}`))
+	for _, status := range []int{200, 500} {
+		t.Run(fmt.Sprintf("an endless body under %d", status), func(t *testing.T) {
+			// A valid JSON prefix followed by endless padding: a client
+			// without a limit reads until its timeout or memory runs out.
+			var written atomic.Int64
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(status)
+				n, _ := w.Write([]byte(`{"status":"OK","webhooks":{"receive":["`))
+				written.Add(int64(n))
+				chunk := []byte(strings.Repeat("a", 64<<10))
+				for i := 0; i < 1024 && r.Context().Err() == nil; i++ { // at most 64 MiB
+					n, err := w.Write(chunk)
+					written.Add(int64(n))
+					if err != nil {
+						return
+					}
+				}
 			}))
 			defer ts.Close()
-			c, err := sendblue.New(ts.URL, creds, ts.Client())
+			c, err := sendblue.New(ts.URL, creds, ts.Client(), sendblue.WithTimeout(20*time.Second))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -466,6 +471,12 @@ func TestOversizedBodyIsRefused(t *testing.T) {
 			var e *sendblue.ProtocolError
 			if !errors.As(err, &e) || !strings.Contains(e.Reason, "exceeds") {
 				t.Fatalf("got %v, want *ProtocolError about the size limit", err)
+			}
+			ts.CloseClientConnections()
+			// The server may have buffered some more into the socket, but
+			// far less than it would have written to a reader without limit.
+			if n := written.Load(); n > 16<<20 {
+				t.Errorf("the server wrote %d bytes before the client stopped reading, want about 1 MiB", n)
 			}
 		})
 	}
