@@ -9,7 +9,7 @@ CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 IMG ?= sendblue-operator:dev
 
 # Go test flags; e.g. `make test GOTESTFLAGS='-run Client -v'`.
-GOTESTFLAGS ?= -race
+GOTESTFLAGS ?= -race -count=1
 
 SHELL = /usr/bin/env bash -o pipefail
 .SHELLFLAGS = -ec

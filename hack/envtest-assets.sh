@@ -65,7 +65,7 @@ trap 'rm -rf "$work"' EXIT
 
 build_etcd() {
   [ -x "$DIR/etcd" ] && return 0
-  log "building etcd v$ETCD_VERSION from the Go module proxy (about 1.5 min on 2 cores)"
+  log "building etcd v$ETCD_VERSION from the Go module proxy (about 1-1.5 min on 2 cores)"
   local m="$work/etcd"; mkdir -p "$m"
   ( cd "$m"
     go mod init envtest-etcd >/dev/null 2>&1
@@ -96,7 +96,8 @@ build_k8s() { # $1 = command name under k8s.io/kubernetes/cmd
   local name=$1 m
   [ -x "$DIR/$name" ] && return 0
   m=$(k8s_module) || die "preparing the k8s.io/kubernetes v$K8S_VERSION module failed"
-  log "building $name v$K8S_VERSION from the Go module proxy (kube-apiserver: about 7.5 min on 2 cores)"
+  local est="about 1 min more"; [ "$name" = kube-apiserver ] && est="about 5-8 min on 2 cores"
+  log "building $name v$K8S_VERSION from the Go module proxy ($est)"
   local ver="-X k8s.io/component-base/version.gitVersion=v$K8S_VERSION -X k8s.io/component-base/version.gitMajor=${K8S_VERSION%%.*} -X k8s.io/component-base/version.gitMinor=$(echo "$K8S_VERSION" | cut -d. -f2)"
   ( cd "$m"
     go get "k8s.io/kubernetes/cmd/$name@v$K8S_VERSION" >"$m/get-$name.log" 2>&1 || { cat "$m/get-$name.log" >&2; exit 1; }
