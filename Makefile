@@ -66,7 +66,7 @@ test: fmt-check vet verify-generated sdk-deps ## Run every check and test: gofmt
 	@echo "Preparing the envtest control plane (hack/envtest-assets.sh)"; \
 	assets=$$(hack/envtest-assets.sh) || exit 1; \
 	echo "KUBEBUILDER_ASSETS=$$assets"; \
-	KUBEBUILDER_ASSETS="$$assets" go test $(GOTESTFLAGS) ./... -coverprofile cover.out
+	KUBEBUILDER_ASSETS="$$assets" go test $(GOTESTFLAGS) ./...
 
 ##@ Build
 
