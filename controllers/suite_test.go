@@ -2,9 +2,11 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -21,54 +23,64 @@ import (
 )
 
 // The envtest control plane (etcd + kube-apiserver) shared by this package's
-// tests. `make test` builds or reuses the binaries (hack/envtest-assets.sh)
-// and sets KUBEBUILDER_ASSETS; without them the suite fails, never skips.
+// tests, started by the first test that asks for it (pure tests and fuzz
+// workers never do). `make test` builds or reuses the binaries
+// (hack/envtest-assets.sh) and sets KUBEBUILDER_ASSETS; without them every
+// test that needs the control plane fails, never skips.
 var (
+	envOnce    sync.Once
+	env        *envtest.Environment
+	envErr     error
 	testCfg    *rest.Config
 	testClient client.Client
+	testScheme = runtime.NewScheme()
 )
 
-func TestMain(m *testing.M) {
-	os.Exit(runSuite(m))
+func init() {
+	utilruntime.Must(clientgoscheme.AddToScheme(testScheme))
+	utilruntime.Must(sendbluev1alpha1.AddToScheme(testScheme))
 }
 
-func runSuite(m *testing.M) int {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		fmt.Fprintln(os.Stderr, "FAIL: KUBEBUILDER_ASSETS is not set. The controllers tests need etcd and kube-apiserver: "+
-			"run `make test`, or export KUBEBUILDER_ASSETS=\"$(hack/envtest-assets.sh)\".")
-		return 1
-	}
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: false, // the SendblueWebhookSet CRD arrives with its types
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: starting the envtest control plane from KUBEBUILDER_ASSETS=%s: %v\n", os.Getenv("KUBEBUILDER_ASSETS"), err)
-		return 1
-	}
-	defer func() {
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if env != nil && envErr == nil {
 		if err := env.Stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "stopping the envtest control plane: %v\n", err)
 		}
-	}()
-
-	scheme := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(sendbluev1alpha1.AddToScheme(scheme))
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: client for the envtest control plane: %v\n", err)
-		return 1
 	}
-	testCfg, testClient = cfg, c
-	return m.Run()
+	os.Exit(code)
+}
+
+// needControlPlane starts the control plane once and fails t if it cannot.
+func needControlPlane(t *testing.T) {
+	t.Helper()
+	envOnce.Do(func() {
+		if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+			envErr = errors.New("KUBEBUILDER_ASSETS is not set. These tests need etcd and kube-apiserver: " +
+				"run `make test`, or export KUBEBUILDER_ASSETS=\"$(hack/envtest-assets.sh)\"")
+			return
+		}
+		env = &envtest.Environment{
+			CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
+			ErrorIfCRDPathMissing: true,
+		}
+		testCfg, envErr = env.Start()
+		if envErr != nil {
+			envErr = fmt.Errorf("starting the envtest control plane from KUBEBUILDER_ASSETS=%s: %w", os.Getenv("KUBEBUILDER_ASSETS"), envErr)
+			return
+		}
+		testClient, envErr = client.New(testCfg, client.Options{Scheme: testScheme})
+	})
+	if envErr != nil {
+		t.Fatal(envErr)
+	}
 }
 
 // TestControlPlaneStoresAndServesObjects is the smoke test of the toolchain:
 // the apiserver built by hack/envtest-assets.sh answers, and an object
 // written through it reads back from etcd.
 func TestControlPlaneStoresAndServesObjects(t *testing.T) {
+	needControlPlane(t)
 	ctx := context.Background()
 
 	dc, err := discovery.NewDiscoveryClientForConfig(testCfg)

@@ -1,0 +1,385 @@
+package controllers
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	sendbluev1alpha1 "github.com/sendblue-operator/sendblue-operator/api/v1alpha1"
+	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue"
+)
+
+// Pseudo event types under which the account's secrets appear in ownership
+// records and plans.
+const (
+	globalSecretType = "globalSecret"
+	legacySecretType = "secret"
+)
+
+// DesiredWebhook is one declared webhook with its secret resolved.
+type DesiredWebhook struct {
+	Type    sendblue.EventType
+	URL     string
+	Secret  string
+	Numbers []string
+}
+
+func (d DesiredWebhook) key() entryKey { return entryKey{string(d.Type), d.URL} }
+
+func (d DesiredWebhook) matches(w sendblue.Webhook) bool {
+	return d.Secret == w.Secret && slices.Equal(d.Numbers, w.SendblueNumbers)
+}
+
+type entryKey struct{ Type, URL string }
+
+func (k entryKey) applied() sendbluev1alpha1.AppliedWebhook {
+	return sendbluev1alpha1.AppliedWebhook{Type: k.Type, URL: k.URL}
+}
+
+// SetInput is everything the plan needs to know of one SendblueWebhookSet,
+// secrets resolved.
+type SetInput struct {
+	// ID is namespace/name.
+	ID      string
+	Created time.Time
+	Policy  sendbluev1alpha1.Policy
+	// Deleting: the set is being deleted with DeletionPolicy Delete; it
+	// declares nothing and its applied webhooks are to be removed.
+	Deleting bool
+	// Suspended: the set writes nothing, but what it declares is protected
+	// from removal by other sets.
+	Suspended    bool
+	Webhooks     []DesiredWebhook
+	GlobalSecret *string
+	LegacySecret *string
+	Applied      []sendbluev1alpha1.AppliedWebhook
+}
+
+func (s SetInput) writes() bool {
+	return s.Policy != sendbluev1alpha1.PolicyObserve && !s.Suspended && !s.Deleting
+}
+
+// SetPlan is the plan's outcome for one set.
+type SetPlan struct {
+	// Changes to this set's webhooks: made by the account's write or, for
+	// Observe, the ones Merge would make.
+	Changes []sendbluev1alpha1.PlannedChange
+	// Conflicts explain declarations that lost to an older set.
+	Conflicts []string
+	// Applied is the set's ownership record once the write has succeeded.
+	Applied []sendbluev1alpha1.AppliedWebhook
+}
+
+// AccountPlan is the result of planning one account.
+type AccountPlan struct {
+	// Desired is the configuration to PUT: the actual one with Changes
+	// applied, everything else as read.
+	Desired *sendblue.Config
+	// Changes made to the account, in a stable order.
+	Changes []sendbluev1alpha1.PlannedChange
+	// Sets by ID.
+	Sets map[string]*SetPlan
+}
+
+// HasChanges reports whether the account needs a write.
+func (p AccountPlan) HasChanges() bool { return len(p.Changes) > 0 }
+
+type claim struct {
+	owner string
+	hook  DesiredWebhook
+}
+
+// PlanAccount computes, without I/O, what the account must become for the
+// given sets. See the package README for the policies; in short: the oldest
+// set wins a conflicting declaration, Merge removes only what a set applied
+// and no longer declares, Exclusive removes everything no writing set
+// declares, Observe never changes the account.
+func PlanAccount(actual *sendblue.Config, inputs []SetInput) (AccountPlan, error) {
+	sets := slices.Clone(inputs)
+	sort.SliceStable(sets, func(i, j int) bool {
+		if !sets[i].Created.Equal(sets[j].Created) {
+			return sets[i].Created.Before(sets[j].Created)
+		}
+		return sets[i].ID < sets[j].ID
+	})
+	plan := AccountPlan{Desired: actual.Clone(), Sets: map[string]*SetPlan{}}
+	for _, s := range sets {
+		plan.Sets[s.ID] = &SetPlan{}
+	}
+
+	claims, order := claimWebhooks(sets, plan.Sets)
+	global := claimSecret(sets, plan.Sets, globalSecretType, func(s SetInput) *string { return s.GlobalSecret })
+	legacy := claimSecret(sets, plan.Sets, legacySecretType, func(s SetInput) *string { return s.LegacySecret })
+
+	exclusive := false
+	protected := map[entryKey]bool{}
+	removable := map[entryKey][]string{} // key -> sets that applied it and no longer declare it
+	for _, s := range sets {
+		if s.writes() && s.Policy == sendbluev1alpha1.PolicyExclusive {
+			exclusive = true
+		}
+		if s.writes() || s.Suspended {
+			for _, w := range s.Webhooks {
+				protected[w.key()] = true
+			}
+			if s.GlobalSecret != nil {
+				protected[entryKey{Type: globalSecretType}] = true
+			}
+			if s.LegacySecret != nil {
+				protected[entryKey{Type: legacySecretType}] = true
+			}
+		}
+		if s.writes() || s.Deleting {
+			for _, a := range s.Applied {
+				k := entryKey{a.Type, a.URL}
+				removable[k] = append(removable[k], s.ID)
+			}
+		}
+	}
+	exclusiveOwners := func() []string {
+		var ids []string
+		for _, s := range sets {
+			if s.writes() && s.Policy == sendbluev1alpha1.PolicyExclusive {
+				ids = append(ids, s.ID)
+			}
+		}
+		return ids
+	}
+	removalOwners := func(k entryKey) []string {
+		if protected[k] {
+			return nil
+		}
+		if owners := removable[k]; len(owners) > 0 {
+			return owners
+		}
+		if exclusive {
+			return exclusiveOwners()
+		}
+		return nil
+	}
+	record := func(c sendbluev1alpha1.PlannedChange, owners []string) {
+		plan.Changes = append(plan.Changes, c)
+		for _, id := range owners {
+			plan.Sets[id].Changes = append(plan.Sets[id].Changes, c)
+		}
+	}
+
+	for _, t := range sendblue.EventTypes() {
+		hooks := actual.Webhooks(t)
+		// Removals first, so that an entry is never both removed and kept.
+		kept := hooks[:0:0]
+		for _, h := range hooks {
+			k := entryKey{string(t), h.URL}
+			if _, declared := claims[k]; !declared {
+				if owners := removalOwners(k); len(owners) > 0 {
+					if !alreadyRemoved(plan.Changes, k) { // a URL listed twice is one change
+						record(sendbluev1alpha1.PlannedChange{Action: sendbluev1alpha1.ActionRemove, Type: k.Type, URL: k.URL}, owners)
+					}
+					continue
+				}
+			}
+			kept = append(kept, h)
+		}
+		for _, k := range order {
+			if k.Type != string(t) {
+				continue
+			}
+			c := claims[k]
+			owners := declarers(sets, k, c.hook)
+			i := slices.IndexFunc(kept, func(h sendblue.Webhook) bool { return h.URL == k.URL })
+			switch {
+			case i < 0:
+				kept = append(kept, sendblue.Webhook{URL: k.URL, Secret: c.hook.Secret, SendblueNumbers: slices.Clone(c.hook.Numbers)})
+				record(sendbluev1alpha1.PlannedChange{Action: sendbluev1alpha1.ActionAdd, Type: k.Type, URL: k.URL}, owners)
+			case !c.hook.matches(kept[i]):
+				kept[i].Secret, kept[i].SendblueNumbers = c.hook.Secret, slices.Clone(c.hook.Numbers)
+				record(sendbluev1alpha1.PlannedChange{Action: sendbluev1alpha1.ActionUpdate, Type: k.Type, URL: k.URL}, owners)
+			}
+		}
+		if err := plan.Desired.SetWebhooks(t, kept); err != nil {
+			return AccountPlan{}, fmt.Errorf("planning %s: %w", t, err)
+		}
+	}
+
+	planSecret(&plan, actual.GlobalSecret, plan.Desired.SetGlobalSecret, plan.Desired.ClearGlobalSecret,
+		globalSecretType, global, removalOwners, record, sets)
+	planSecret(&plan, actual.LegacySecret, plan.Desired.SetLegacySecret, plan.Desired.ClearLegacySecret,
+		legacySecretType, legacy, removalOwners, record, sets)
+
+	for _, s := range sets {
+		sp := plan.Sets[s.ID]
+		switch {
+		case s.Policy == sendbluev1alpha1.PolicyObserve && !s.Deleting:
+			sp.Changes = observe(actual, s)
+			sp.Applied = nil
+		case s.writes():
+			sp.Applied = ownership(s, claims, global, legacy)
+		default: // suspended keeps its record; deleting gives it up
+			if s.Suspended {
+				sp.Applied = slices.Clone(s.Applied)
+			}
+		}
+	}
+	return plan, nil
+}
+
+func alreadyRemoved(changes []sendbluev1alpha1.PlannedChange, k entryKey) bool {
+	return slices.ContainsFunc(changes, func(c sendbluev1alpha1.PlannedChange) bool {
+		return c.Action == sendbluev1alpha1.ActionRemove && c.Type == k.Type && c.URL == k.URL
+	})
+}
+
+// claimWebhooks gives each (type, url) to the oldest writing set declaring
+// it; a younger set declaring it differently gets a conflict.
+func claimWebhooks(sets []SetInput, plans map[string]*SetPlan) (map[entryKey]claim, []entryKey) {
+	claims := map[entryKey]claim{}
+	var order []entryKey
+	for _, s := range sets {
+		if !s.writes() {
+			continue
+		}
+		for _, w := range s.Webhooks {
+			k := w.key()
+			c, taken := claims[k]
+			switch {
+			case !taken:
+				claims[k] = claim{owner: s.ID, hook: w}
+				order = append(order, k)
+			case !sameDeclaration(c.hook, w):
+				plans[s.ID].Conflicts = append(plans[s.ID].Conflicts,
+					fmt.Sprintf("%s webhook %s is declared with a different secret or sendblueNumbers by %s, which is older and wins", k.Type, k.URL, c.owner))
+			}
+		}
+	}
+	return claims, order
+}
+
+func sameDeclaration(a, b DesiredWebhook) bool {
+	return a.Secret == b.Secret && slices.Equal(a.Numbers, b.Numbers)
+}
+
+type secretClaim struct {
+	owner string
+	value *string
+}
+
+func claimSecret(sets []SetInput, plans map[string]*SetPlan, name string, get func(SetInput) *string) secretClaim {
+	var c secretClaim
+	for _, s := range sets {
+		v := get(s)
+		if !s.writes() || v == nil {
+			continue
+		}
+		switch {
+		case c.value == nil:
+			c = secretClaim{owner: s.ID, value: v}
+		case *c.value != *v:
+			plans[s.ID].Conflicts = append(plans[s.ID].Conflicts,
+				fmt.Sprintf("%s is declared with a different value by %s, which is older and wins", name, c.owner))
+		}
+	}
+	return c
+}
+
+// declarers are the writing sets whose declaration of k is the winning one.
+func declarers(sets []SetInput, k entryKey, winner DesiredWebhook) []string {
+	var ids []string
+	for _, s := range sets {
+		if !s.writes() {
+			continue
+		}
+		if slices.ContainsFunc(s.Webhooks, func(w DesiredWebhook) bool { return w.key() == k && sameDeclaration(w, winner) }) {
+			ids = append(ids, s.ID)
+		}
+	}
+	return ids
+}
+
+func planSecret(plan *AccountPlan, current func() (string, bool), set func(string), clear func(),
+	name string, c secretClaim, removalOwners func(entryKey) []string,
+	record func(sendbluev1alpha1.PlannedChange, []string), sets []SetInput) {
+	cur, present := current()
+	k := entryKey{Type: name}
+	if c.value != nil {
+		if present && cur == *c.value {
+			return
+		}
+		var owners []string
+		for _, s := range sets {
+			if v := secretOf(s, name); s.writes() && v != nil && *v == *c.value {
+				owners = append(owners, s.ID)
+			}
+		}
+		set(*c.value)
+		action := sendbluev1alpha1.ActionAdd
+		if present {
+			action = sendbluev1alpha1.ActionUpdate
+		}
+		record(sendbluev1alpha1.PlannedChange{Action: action, Type: name}, owners)
+		return
+	}
+	if !present {
+		return
+	}
+	if owners := removalOwners(k); len(owners) > 0 {
+		clear()
+		record(sendbluev1alpha1.PlannedChange{Action: sendbluev1alpha1.ActionRemove, Type: name}, owners)
+	}
+}
+
+func secretOf(s SetInput, name string) *string {
+	if name == globalSecretType {
+		return s.GlobalSecret
+	}
+	return s.LegacySecret
+}
+
+// ownership is what a writing set owns after the write: every declaration
+// that is the winning one.
+func ownership(s SetInput, claims map[entryKey]claim, global, legacy secretClaim) []sendbluev1alpha1.AppliedWebhook {
+	var out []sendbluev1alpha1.AppliedWebhook
+	for _, w := range s.Webhooks {
+		if c, ok := claims[w.key()]; ok && sameDeclaration(c.hook, w) {
+			out = append(out, w.key().applied())
+		}
+	}
+	if s.GlobalSecret != nil && global.value != nil && *global.value == *s.GlobalSecret {
+		out = append(out, sendbluev1alpha1.AppliedWebhook{Type: globalSecretType})
+	}
+	if s.LegacySecret != nil && legacy.value != nil && *legacy.value == *s.LegacySecret {
+		out = append(out, sendbluev1alpha1.AppliedWebhook{Type: legacySecretType})
+	}
+	return out
+}
+
+// observe is what Merge would change for s alone: adds and updates only (an
+// Observe set has applied nothing, so Merge would remove nothing).
+func observe(actual *sendblue.Config, s SetInput) []sendbluev1alpha1.PlannedChange {
+	var out []sendbluev1alpha1.PlannedChange
+	for _, w := range s.Webhooks {
+		hooks := actual.Webhooks(w.Type)
+		i := slices.IndexFunc(hooks, func(h sendblue.Webhook) bool { return h.URL == w.URL })
+		switch {
+		case i < 0:
+			out = append(out, sendbluev1alpha1.PlannedChange{Action: sendbluev1alpha1.ActionAdd, Type: string(w.Type), URL: w.URL})
+		case !w.matches(hooks[i]):
+			out = append(out, sendbluev1alpha1.PlannedChange{Action: sendbluev1alpha1.ActionUpdate, Type: string(w.Type), URL: w.URL})
+		}
+	}
+	for _, sec := range []struct {
+		name string
+		want *string
+		get  func() (string, bool)
+	}{{globalSecretType, s.GlobalSecret, actual.GlobalSecret}, {legacySecretType, s.LegacySecret, actual.LegacySecret}} {
+		if sec.want == nil {
+			continue
+		}
+		if cur, ok := sec.get(); !ok {
+			out = append(out, sendbluev1alpha1.PlannedChange{Action: sendbluev1alpha1.ActionAdd, Type: sec.name})
+		} else if cur != *sec.want {
+			out = append(out, sendbluev1alpha1.PlannedChange{Action: sendbluev1alpha1.ActionUpdate, Type: sec.name})
+		}
+	}
+	return out
+}
