@@ -1,0 +1,37 @@
+package controllers
+
+// Condition types, kstatus-compatible: Ready is the summary (kubectl wait
+// --for=condition=Ready), Stalled says the controller cannot make progress
+// without a change from the user.
+const (
+	ConditionReady   = "Ready"
+	ConditionStalled = "Stalled"
+)
+
+// Condition reasons. Every Ready condition carries one of these.
+const (
+	ReasonSynced              = "Synced"
+	ReasonProgressing         = "Progressing"
+	ReasonCredentialsNotFound = "CredentialsNotFound"
+	ReasonSecretNotFound      = "SecretNotFound"
+	ReasonUnauthorized        = "Unauthorized"
+	ReasonInvalidSpec         = "InvalidSpec"
+	ReasonConflict            = "Conflict"
+	ReasonRateLimited         = "RateLimited"
+	ReasonAPIError            = "APIError"
+	ReasonSuspended           = "Suspended"
+	ReasonDriftDetected       = "DriftDetected"
+)
+
+// Event reasons besides the failure reasons above (sent as Warnings).
+const (
+	EventApplied        = "Applied"
+	EventDriftCorrected = "DriftCorrected"
+)
+
+// AllReasons lists the Ready reasons, for metrics.
+var AllReasons = []string{
+	ReasonSynced, ReasonProgressing, ReasonCredentialsNotFound, ReasonSecretNotFound,
+	ReasonUnauthorized, ReasonInvalidSpec, ReasonConflict, ReasonRateLimited,
+	ReasonAPIError, ReasonSuspended, ReasonDriftDetected,
+}

@@ -1,0 +1,416 @@
+package controllers
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/sendblue-operator/sendblue-operator/api/v1alpha1"
+	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue/sendbluetest"
+)
+
+func TestMergeAddsDeclaredWebhooksAndKeepsEverythingElse(t *testing.T) {
+	op := startOperator(t, 1, Options{})
+	ns := op.ns[0]
+	op.account(t, ns, "creds", "key-merge-0001")
+	// Someone else's webhook, a type invented next year, and a legacy secret.
+	if err := op.emu.SetWebhooks("key-merge-0001", json.RawMessage(
+		`{"receive":["https://foreign.example.com/r"],"next_year":[{"url":"https://n.example.com","x":1}],"secret":"legacy"}`)); err != nil {
+		t.Fatal(err)
+	}
+	hookSecret := secretValue("whsec-receive-1")
+	mustCreate(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hooks", Namespace: ns}, StringData: map[string]string{"receive": hookSecret}})
+	set := newSet(ns, "app", "creds", "", v1.Webhooks{
+		Receive:        []v1.Webhook{{URL: "https://app.example.com/r", SecretRef: &v1.SecretKeyReference{Name: "hooks", Key: "receive"}, SendblueNumbers: []string{"+15122164639"}}},
+		ContactCreated: hooks("https://app.example.com/c"),
+	})
+	mustCreate(t, set)
+
+	got := waitReason(t, ns, "app", ReasonSynced)
+	op.waitStored(t, "key-merge-0001", `{"receive":["https://foreign.example.com/r",{"url":"https://app.example.com/r","secret":"whsec-receive-1","sendblue_numbers":["+15122164639"]}],`+
+		`"next_year":[{"url":"https://n.example.com","x":1}],"secret":"legacy","contact_created":["https://app.example.com/c"]}`)
+
+	if got.Spec.Policy != v1.PolicyMerge || got.Spec.DeletionPolicy != v1.DeletionPolicyDelete || got.Spec.Interval.Duration != 5*time.Minute {
+		t.Errorf("defaults: policy %q deletionPolicy %q interval %v", got.Spec.Policy, got.Spec.DeletionPolicy, got.Spec.Interval)
+	}
+	if got.Status.Account != "…0001" || got.Status.WebhookCount != 2 || got.Status.LastSyncTime == nil {
+		t.Errorf("status account %q webhookCount %d lastSyncTime %v", got.Status.Account, got.Status.WebhookCount, got.Status.LastSyncTime)
+	}
+	wantApplied := []v1.AppliedWebhook{{Type: "receive", URL: "https://app.example.com/r"}, {Type: "contact_created", URL: "https://app.example.com/c"}}
+	if diff := cmp.Diff(wantApplied, got.Status.Applied); diff != "" {
+		t.Errorf("applied (-want +got):\n%s", diff)
+	}
+	if !controllerutilContains(got.Finalizers, Finalizer) {
+		t.Errorf("finalizers %v: want %s", got.Finalizers, Finalizer)
+	}
+	if e := waitEvent(t, ns, "app", EventApplied); e.Type != corev1.EventTypeNormal || e.Note != "added 2, removed 0, updated 0" {
+		t.Errorf("Applied event: %s %q", e.Type, e.Note)
+	}
+
+	// Removing a declared webhook removes it (this set applied it) and
+	// nothing else.
+	update(t, ns, "app", func(s *v1.SendblueWebhookSet) { s.Spec.Webhooks.ContactCreated = nil })
+	op.waitStored(t, "key-merge-0001", `{"receive":["https://foreign.example.com/r",{"url":"https://app.example.com/r","secret":"whsec-receive-1","sendblue_numbers":["+15122164639"]}],`+
+		`"next_year":[{"url":"https://n.example.com","x":1}],"secret":"legacy","contact_created":[]}`)
+}
+
+func controllerutilContains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestSetsAppliedTogetherAreWrittenWithOnePUT(t *testing.T) {
+	op := startOperator(t, 2, Options{BatchWindow: 300 * time.Millisecond, MaxConcurrentReconciles: 1})
+	const key = "key-batch-0002"
+	op.account(t, op.ns[0], "creds", key)
+	// The same account's credentials in a second namespace.
+	secret := "sk-" + key + "-" + op.ns[0]
+	mustCreate(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "creds", Namespace: op.ns[1]},
+		StringData: map[string]string{"apiKeyId": key, "apiSecretKey": secret}})
+	op.emu.ResetRequests(key)
+
+	mustCreate(t, newSet(op.ns[0], "one", "creds", "", v1.Webhooks{Receive: hooks("https://one.example.com")}))
+	mustCreate(t, newSet(op.ns[0], "two", "creds", "", v1.Webhooks{Outbound: hooks("https://two.example.com")}))
+	mustCreate(t, newSet(op.ns[1], "three", "creds", "", v1.Webhooks{CallLog: hooks("https://three.example.com")}))
+	waitReason(t, op.ns[0], "one", ReasonSynced)
+	waitReason(t, op.ns[0], "two", ReasonSynced)
+	waitReason(t, op.ns[1], "three", ReasonSynced)
+	if n := op.emu.Requests(key)["PUT"]; n != 1 {
+		t.Errorf("PUTs = %d, want exactly 1 for three sets applied together", n)
+	}
+	got := op.stored(t, key)
+	for _, u := range []string{"one", "two", "three"} {
+		if !strings.Contains(got, "https://"+u+".example.com") {
+			t.Errorf("account lacks %s: %s", u, got)
+		}
+	}
+
+	// Converged: several intervals pass with reads and no writes.
+	op.emu.ResetRequests(key)
+	time.Sleep(4 * testInterval)
+	req := op.emu.Requests(key)
+	if req["PUT"] != 0 || req["POST"] != 0 || req["DELETE"] != 0 {
+		t.Errorf("a converged account was written: %v", req)
+	}
+	if req["GET"] == 0 || req["GET"] > 3*4 {
+		t.Errorf("GETs over 4 intervals = %d, want between 1 and 12 (one account, three sets)", req["GET"])
+	}
+}
+
+func TestDriftIsCorrectedOrReported(t *testing.T) {
+	op := startOperator(t, 1, Options{})
+	ns := op.ns[0]
+	op.account(t, ns, "merge-creds", "key-drift-merge")
+	op.account(t, ns, "excl-creds", "key-drift-excl")
+	op.account(t, ns, "obs-creds", "key-drift-obs")
+	mustCreate(t, newSet(ns, "merge", "merge-creds", v1.PolicyMerge, v1.Webhooks{Receive: hooks("https://m.example.com")}))
+	mustCreate(t, newSet(ns, "excl", "excl-creds", v1.PolicyExclusive, v1.Webhooks{Receive: hooks("https://e.example.com")}))
+	mustCreate(t, newSet(ns, "obs", "obs-creds", v1.PolicyObserve, v1.Webhooks{Receive: hooks("https://o.example.com")}))
+	waitReason(t, ns, "merge", ReasonSynced)
+	waitReason(t, ns, "excl", ReasonSynced)
+	obs := waitReason(t, ns, "obs", ReasonDriftDetected)
+	if diff := cmp.Diff([]v1.PlannedChange{{Action: v1.ActionAdd, Type: "receive", URL: "https://o.example.com"}}, obs.Status.Plan); diff != "" {
+		t.Errorf("observe plan (-want +got):\n%s", diff)
+	}
+	if req := op.emu.Requests("key-drift-obs"); req["PUT"] != 0 {
+		t.Errorf("Observe wrote: %v", req)
+	}
+
+	// Someone edits the accounts in the dashboard.
+	dashboard := json.RawMessage(`{"receive":["https://dashboard.example.com"]}`)
+	for _, k := range []string{"key-drift-merge", "key-drift-excl"} {
+		if err := op.emu.SetWebhooks(k, dashboard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	op.waitStored(t, "key-drift-merge", `{"receive":["https://dashboard.example.com","https://m.example.com"]}`)
+	op.waitStored(t, "key-drift-excl", `{"receive":["https://e.example.com"]}`)
+	waitEvent(t, ns, "merge", EventDriftCorrected)
+	waitEvent(t, ns, "excl", EventDriftCorrected)
+
+	// Observe reports, and turns Ready when the account matches.
+	if err := op.emu.SetWebhooks("key-drift-obs", json.RawMessage(`{"receive":["https://o.example.com"]}`)); err != nil {
+		t.Fatal(err)
+	}
+	waitReason(t, ns, "obs", ReasonSynced)
+	if req := op.emu.Requests("key-drift-obs"); req["PUT"] != 0 {
+		t.Errorf("Observe wrote: %v", req)
+	}
+}
+
+func TestSecretRotationReachesTheAccount(t *testing.T) {
+	op := startOperator(t, 1, Options{IntervalOverride: time.Hour}) // only the Secret watch can trigger it
+	ns := op.ns[0]
+	op.account(t, ns, "creds", "key-rotate")
+	v1s, v2s := secretValue("whsec-rotate-one"), secretValue("whsec-rotate-two")
+	mustCreate(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hooks", Namespace: ns}, StringData: map[string]string{"s": v1s}})
+	mustCreate(t, newSet(ns, "app", "creds", "", v1.Webhooks{Outbound: []v1.Webhook{{URL: "https://o.example.com", SecretRef: &v1.SecretKeyReference{Name: "hooks", Key: "s"}}}}))
+	op.waitStored(t, "key-rotate", `{"receive":[],"call_log":[],"line_blocked":[],"line_assigned":[],"outbound":[{"url":"https://o.example.com","secret":"whsec-rotate-one"}],"contact_created":[]}`)
+
+	var s corev1.Secret
+	if err := testClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "hooks"}, &s); err != nil {
+		t.Fatal(err)
+	}
+	s.Data = map[string][]byte{"s": []byte(v2s)}
+	if err := testClient.Update(context.Background(), &s); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	op.waitStored(t, "key-rotate", `{"receive":[],"call_log":[],"line_blocked":[],"line_assigned":[],"outbound":[{"url":"https://o.example.com","secret":"whsec-rotate-two"}],"contact_created":[]}`)
+	t.Logf("rotated secret reached the account in %s", time.Since(start))
+}
+
+func TestDeletionPolicies(t *testing.T) {
+	op := startOperator(t, 1, Options{})
+	ns := op.ns[0]
+	op.account(t, ns, "creds", "key-delete")
+	mustCreate(t, newSet(ns, "gone", "creds", "", v1.Webhooks{Receive: hooks("https://gone.example.com", "https://shared.example.com")}))
+	mustCreate(t, newSet(ns, "stays", "creds", "", v1.Webhooks{Receive: hooks("https://shared.example.com")}))
+	orphan := newSet(ns, "orphan", "creds", "", v1.Webhooks{Outbound: hooks("https://orphan.example.com")})
+	orphan.Spec.DeletionPolicy = v1.DeletionPolicyOrphan
+	mustCreate(t, orphan)
+	for _, n := range []string{"gone", "stays", "orphan"} {
+		waitReason(t, ns, n, ReasonSynced)
+	}
+	op.waitStored(t, "key-delete", `{"receive":["https://gone.example.com","https://shared.example.com"],"call_log":[],"line_blocked":[],"line_assigned":[],"outbound":["https://orphan.example.com"],"contact_created":[]}`)
+
+	for _, n := range []string{"gone", "orphan"} {
+		if err := testClient.Delete(context.Background(), get(t, ns, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Delete removes what only it declared; Orphan leaves its webhook; both objects go.
+	op.waitStored(t, "key-delete", `{"receive":["https://shared.example.com"],"call_log":[],"line_blocked":[],"line_assigned":[],"outbound":["https://orphan.example.com"],"contact_created":[]}`)
+	for _, n := range []string{"gone", "orphan"} {
+		waitFor(t, n+" to disappear", func() (bool, string) {
+			err := testClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: n}, &v1.SendblueWebhookSet{})
+			return client.IgnoreNotFound(err) == nil && err != nil, "still there"
+		})
+	}
+}
+
+func TestDeletionWithoutCredentialsWaitsUntilOrphaned(t *testing.T) {
+	op := startOperator(t, 1, Options{})
+	ns := op.ns[0]
+	op.account(t, ns, "creds", "key-delete-nocreds")
+	mustCreate(t, newSet(ns, "app", "creds", "", v1.Webhooks{Receive: hooks("https://a.example.com")}))
+	waitReason(t, ns, "app", ReasonSynced)
+	if err := testClient.Delete(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "creds", Namespace: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := testClient.Delete(context.Background(), get(t, ns, "app")); err != nil {
+		t.Fatal(err)
+	}
+	s := waitReason(t, ns, "app", ReasonCredentialsNotFound)
+	if _, m := readyReason(s); !strings.Contains(m, "deletionPolicy: Orphan") {
+		t.Errorf("message %q: want advice to orphan", m)
+	}
+	update(t, ns, "app", func(s *v1.SendblueWebhookSet) { s.Spec.DeletionPolicy = v1.DeletionPolicyOrphan })
+	waitFor(t, "app to disappear", func() (bool, string) {
+		err := testClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "app"}, &v1.SendblueWebhookSet{})
+		return client.IgnoreNotFound(err) == nil && err != nil, "still there"
+	})
+	if got := op.stored(t, "key-delete-nocreds"); !strings.Contains(got, "https://a.example.com") {
+		t.Errorf("an orphaned webhook was removed: %s", got)
+	}
+}
+
+func TestConflictTheOlderSetWins(t *testing.T) {
+	op := startOperator(t, 2, Options{})
+	const key = "key-conflict"
+	op.account(t, op.ns[0], "creds", key)
+	mustCreate(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "creds", Namespace: op.ns[1]},
+		StringData: map[string]string{"apiKeyId": key, "apiSecretKey": "sk-" + key + "-" + op.ns[0]}})
+	for i, ns := range op.ns {
+		mustCreate(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hooks", Namespace: ns},
+			StringData: map[string]string{"s": secretValue([]string{"whsec-older", "whsec-younger"}[i])}})
+	}
+	hook := func() []v1.Webhook {
+		return []v1.Webhook{{URL: "https://x.example.com", SecretRef: &v1.SecretKeyReference{Name: "hooks", Key: "s"}}}
+	}
+	mustCreate(t, newSet(op.ns[0], "older", "creds", "", v1.Webhooks{Receive: hook()}))
+	waitReason(t, op.ns[0], "older", ReasonSynced)
+	time.Sleep(1100 * time.Millisecond) // creationTimestamp has second resolution
+	mustCreate(t, newSet(op.ns[1], "younger", "creds", "", v1.Webhooks{Receive: hook(), Outbound: hooks("https://y.example.com")}))
+	s := waitReason(t, op.ns[1], "younger", ReasonConflict)
+	if _, m := readyReason(s); !strings.Contains(m, op.ns[0]+"/older") {
+		t.Errorf("conflict message %q does not name the winner", m)
+	}
+	if c := meta.FindStatusCondition(s.Status.Conditions, ConditionStalled); c == nil || c.Status != metav1.ConditionTrue {
+		t.Errorf("Stalled = %+v, want True", c)
+	}
+	// The winner's secret is on the account; the loser's other entry is written.
+	op.waitStored(t, key, `{"receive":[{"url":"https://x.example.com","secret":"whsec-older"}],"call_log":[],"line_blocked":[],"line_assigned":[],"outbound":["https://y.example.com"],"contact_created":[]}`)
+	waitReason(t, op.ns[0], "older", ReasonSynced)
+}
+
+func TestFailureReasonsAreReported(t *testing.T) {
+	op := startOperator(t, 1, Options{})
+	ns := op.ns[0]
+
+	// CredentialsNotFound, then the Secret appears and the set converges (the watch).
+	mustCreate(t, newSet(ns, "nocreds", "late-creds", "", v1.Webhooks{Receive: hooks("https://late.example.com")}))
+	s := waitReason(t, ns, "nocreds", ReasonCredentialsNotFound)
+	if _, m := readyReason(s); !strings.Contains(m, "late-creds") {
+		t.Errorf("message %q does not name the Secret", m)
+	}
+	op.account(t, ns, "late-creds", "key-late")
+	waitReason(t, ns, "nocreds", ReasonSynced)
+
+	// SecretNotFound for a webhook secret: nothing written for that set.
+	op.account(t, ns, "creds", "key-reasons")
+	op.emu.ResetRequests("key-reasons")
+	mustCreate(t, newSet(ns, "nosecret", "creds", "", v1.Webhooks{Receive: []v1.Webhook{{URL: "https://n.example.com", SecretRef: &v1.SecretKeyReference{Name: "missing", Key: "k"}}}}))
+	s = waitReason(t, ns, "nosecret", ReasonSecretNotFound)
+	if _, m := readyReason(s); !strings.Contains(m, "missing") || !strings.Contains(m, "spec.webhooks[receive][0].secretRef") {
+		t.Errorf("message %q does not name the field and Secret", m)
+	}
+
+	// InvalidSpec: an empty secret value; no API call.
+	mustCreate(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "empty", Namespace: ns}, StringData: map[string]string{"k": ""}})
+	mustCreate(t, newSet(ns, "invalid", "creds", "", v1.Webhooks{Receive: []v1.Webhook{{URL: "https://i.example.com", SecretRef: &v1.SecretKeyReference{Name: "empty", Key: "k"}}}}))
+	waitReason(t, ns, "invalid", ReasonInvalidSpec)
+	if req := op.emu.Requests("key-reasons"); req["GET"]+req["PUT"] != 0 {
+		t.Errorf("sets with unusable Secrets called the API: %v", req)
+	}
+
+	// Suspended: no calls at all.
+	sus := newSet(ns, "suspended", "creds", "", v1.Webhooks{Receive: hooks("https://s.example.com")})
+	sus.Spec.Suspend = true
+	mustCreate(t, sus)
+	waitReason(t, ns, "suspended", ReasonSuspended)
+	time.Sleep(2 * testInterval)
+	if req := op.emu.Requests("key-reasons"); req["GET"]+req["PUT"] != 0 {
+		t.Errorf("a suspended set called the API: %v", req)
+	}
+
+	// Unauthorized: a known key id with a wrong secret is refused, never
+	// written with another namespace's valid credentials.
+	mustCreate(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "wrong", Namespace: ns},
+		StringData: map[string]string{"apiKeyId": "key-reasons", "apiSecretKey": secretValue("sk-wrong-secret")}})
+	mustCreate(t, newSet(ns, "unauthorized", "wrong", "", v1.Webhooks{Receive: hooks("https://u.example.com")}))
+	s = waitReason(t, ns, "unauthorized", ReasonUnauthorized)
+	if c := meta.FindStatusCondition(s.Status.Conditions, ConditionStalled); c == nil || c.Status != metav1.ConditionTrue {
+		t.Errorf("Stalled = %+v, want True", c)
+	}
+	if got := op.stored(t, "key-reasons"); strings.Contains(got, "u.example.com") {
+		t.Errorf("a set with a wrong secret got its webhook written: %s", got)
+	}
+
+	// RateLimited and APIError come from the API; nothing is written.
+	op.account(t, ns, "rl-creds", "key-ratelimited")
+	op.emu.InjectFault(sendbluetest.Fault{Account: "key-ratelimited", Status: 429, RetryAfter: "1", Count: 2})
+	mustCreate(t, newSet(ns, "ratelimited", "rl-creds", "", v1.Webhooks{Receive: hooks("https://r.example.com")}))
+	waitReason(t, ns, "ratelimited", ReasonRateLimited)
+	waitReason(t, ns, "ratelimited", ReasonSynced)
+
+	op.account(t, ns, "err-creds", "key-apierror")
+	op.emu.InjectFault(sendbluetest.Fault{Account: "key-apierror", Status: 503, Message: "maintenance", Count: 2})
+	mustCreate(t, newSet(ns, "apierror", "err-creds", "", v1.Webhooks{Receive: hooks("https://e.example.com")}))
+	s = waitReason(t, ns, "apierror", ReasonAPIError)
+	if _, m := readyReason(s); !strings.Contains(m, "maintenance") {
+		t.Errorf("APIError message %q lacks the server's message", m)
+	}
+	waitReason(t, ns, "apierror", ReasonSynced)
+
+	// A failed PUT loses nothing: the account is as it was.
+	op.account(t, ns, "put-creds", "key-putfails")
+	before := op.stored(t, "key-putfails")
+	op.emu.InjectFault(sendbluetest.Fault{Account: "key-putfails", Method: "PUT", Status: 500, Count: 1000})
+	mustCreate(t, newSet(ns, "putfails", "put-creds", "", v1.Webhooks{Receive: hooks("https://p.example.com")}))
+	waitReason(t, ns, "putfails", ReasonAPIError)
+	if got := op.stored(t, "key-putfails"); got != before {
+		t.Errorf("account changed after a failed write: %s -> %s", before, got)
+	}
+
+	for _, reason := range []string{ReasonCredentialsNotFound, ReasonSecretNotFound, ReasonInvalidSpec, ReasonUnauthorized, ReasonRateLimited, ReasonAPIError} {
+		found := false
+		for _, n := range []string{"nocreds", "nosecret", "invalid", "unauthorized", "ratelimited", "apierror", "putfails"} {
+			for _, e := range events(t, ns, n) {
+				if e.Reason == reason && e.Type == corev1.EventTypeWarning {
+					found = true
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no Warning event with reason %s", reason)
+		}
+	}
+}
+
+func TestInvalidSpecsAreRejectedWithTheFieldNamed(t *testing.T) {
+	needControlPlane(t)
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "sbws-invalid-"}}
+	mustCreate(t, ns)
+	d := func(s string) *metav1.Duration { v, _ := time.ParseDuration(s); return &metav1.Duration{Duration: v} }
+	tests := []struct {
+		name   string
+		mutate func(*v1.SendblueWebhookSet)
+		want   []string
+	}{
+		{"an http URL", func(s *v1.SendblueWebhookSet) { s.Spec.Webhooks.Receive = hooks("http://insecure.example.com") },
+			[]string{"spec.webhooks.receive[0].url", "https://"}},
+		{"a URL longer than 2048", func(s *v1.SendblueWebhookSet) {
+			s.Spec.Webhooks.Outbound = hooks("https://x.example.com/" + strings.Repeat("a", 2048))
+		}, []string{"spec.webhooks.outbound[0].url", "2048"}},
+		{"a duplicate URL in one type", func(s *v1.SendblueWebhookSet) {
+			s.Spec.Webhooks.CallLog = hooks("https://d.example.com", "https://d.example.com")
+		}, []string{"spec.webhooks.callLog[1]", "Duplicate value"}},
+		{"sendblueNumbers on outbound", func(s *v1.SendblueWebhookSet) {
+			s.Spec.Webhooks.Outbound = []v1.Webhook{{URL: "https://o.example.com", SendblueNumbers: []string{"+15122164639"}}}
+		}, []string{"spec.webhooks.outbound", "sendblueNumbers is only allowed on receive"}},
+		{"a number that is not E.164", func(s *v1.SendblueWebhookSet) {
+			s.Spec.Webhooks.Receive = []v1.Webhook{{URL: "https://r.example.com", SendblueNumbers: []string{"5122164639"}}}
+		}, []string{"spec.webhooks.receive[0].sendblueNumbers[0]"}},
+		{"a secretRef on contactCreated", func(s *v1.SendblueWebhookSet) {
+			s.Spec.Webhooks.ContactCreated = []v1.Webhook{{URL: "https://c.example.com", SecretRef: &v1.SecretKeyReference{Name: "s", Key: "k"}}}
+		}, []string{"spec.webhooks.contactCreated", "secretRef is not allowed on contactCreated"}},
+		{"an interval below 30s", func(s *v1.SendblueWebhookSet) { s.Spec.Interval = d("10s") },
+			[]string{"spec.interval", "at least 30s"}},
+		{"an unknown policy", func(s *v1.SendblueWebhookSet) { s.Spec.Policy = "Replace" },
+			[]string{"spec.policy", "Merge", "Exclusive", "Observe"}},
+		{"an unknown deletion policy", func(s *v1.SendblueWebhookSet) { s.Spec.DeletionPolicy = "Keep" },
+			[]string{"spec.deletionPolicy", "Delete", "Orphan"}},
+		{"no credentials Secret name", func(s *v1.SendblueWebhookSet) { s.Spec.CredentialsRef.Name = "" },
+			[]string{"spec.credentialsRef.name"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSet(ns.Name, "bad", "creds", "", v1.Webhooks{})
+			tc.mutate(s)
+			err := testClient.Create(context.Background(), s)
+			if err == nil {
+				_ = testClient.Delete(context.Background(), s)
+				t.Fatal("the apiserver accepted it")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+	// And a valid one with every field is accepted.
+	ok := newSet(ns.Name, "good", "creds", v1.PolicyExclusive, v1.Webhooks{
+		Receive:     []v1.Webhook{{URL: "https://r.example.com/path?q=1", SecretRef: &v1.SecretKeyReference{Name: "s", Key: "k"}, SendblueNumbers: []string{"+15122164639"}}},
+		CallLog:     hooks("https://c.example.com"),
+		InboundCall: hooks("https://i.example.com"),
+	})
+	ok.Spec.Interval = d("30s")
+	ok.Spec.GlobalSecretRef = &v1.SecretKeyReference{Name: "s", Key: "g"}
+	if err := testClient.Create(context.Background(), ok); err != nil {
+		t.Errorf("a valid set was refused: %v", err)
+	}
+}

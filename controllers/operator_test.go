@@ -1,0 +1,302 @@
+package controllers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	v1 "github.com/sendblue-operator/sendblue-operator/api/v1alpha1"
+	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue"
+	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue/sendbluetest"
+)
+
+// Test intervals: the CRD's minimum stays 30s; the reconciler's options
+// shorten the drift check for tests.
+const (
+	testInterval = 1 * time.Second
+	waitTimeout  = 20 * time.Second
+)
+
+// operator is one manager running the reconciler against the envtest
+// control plane and an emulator, restricted to the test's namespaces.
+type operator struct {
+	emu     *sendbluetest.Server
+	logs    *syncBuffer
+	metrics *Metrics
+	ns      []string
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startOperator creates n fresh namespaces and runs an operator watching them.
+func startOperator(t *testing.T, n int, opts Options) *operator {
+	t.Helper()
+	needControlPlane(t)
+	op := &operator{emu: sendbluetest.NewServer(), logs: &syncBuffer{}}
+	ts := httptest.NewServer(op.emu)
+	t.Cleanup(func() { op.emu.Close(); ts.Close() })
+
+	namespaces := map[string]cache.Config{}
+	for i := 0; i < n; i++ {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "sbws-"}}
+		if err := testClient.Create(context.Background(), ns); err != nil {
+			t.Fatal(err)
+		}
+		op.ns = append(op.ns, ns.Name)
+		namespaces[ns.Name] = cache.Config{}
+	}
+	mgr, err := ctrl.NewManager(testCfg, ctrl.Options{
+		Scheme:                 testScheme,
+		Logger:                 zap.New(zap.WriteTo(op.logs), zap.UseDevMode(true)),
+		Cache:                  cache.Options{DefaultNamespaces: namespaces},
+		Client:                 client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op.metrics = NewMetrics(prometheus.NewRegistry())
+	factory, err := NewClientFactory(ts.URL, sendblue.DefaultPath, 5*time.Second, op.metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.IntervalOverride == 0 {
+		opts.IntervalOverride = testInterval
+	}
+	if opts.UnauthorizedRetry == 0 {
+		opts.UnauthorizedRetry = 2 * time.Second
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &SendblueWebhookSetReconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("sendblue-operator"),
+		NewClient: factory, Metrics: op.metrics, Options: opts,
+	}
+	if err := r.SetupWithManager(ctx, mgr); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("manager: %v", err)
+		}
+		op.assertNoSecretsLeaked(t)
+	})
+	return op
+}
+
+// Secret values used by the tests; none may appear in logs, events or status.
+var testSecretValues = []string{}
+
+func secretValue(s string) string {
+	testSecretValuesMu.Lock()
+	defer testSecretValuesMu.Unlock()
+	testSecretValues = append(testSecretValues, s)
+	return s
+}
+
+var testSecretValuesMu sync.Mutex
+
+func (op *operator) assertNoSecretsLeaked(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	var text strings.Builder
+	text.WriteString(op.logs.String())
+	for _, ns := range op.ns {
+		var events eventsv1.EventList
+		if err := testClient.List(ctx, &events, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+		var sets v1.SendblueWebhookSetList
+		if err := testClient.List(ctx, &sets, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(events.Items)
+		text.Write(b)
+		for _, s := range sets.Items {
+			b, _ := json.Marshal(s.Status)
+			text.Write(b)
+		}
+	}
+	testSecretValuesMu.Lock()
+	defer testSecretValuesMu.Unlock()
+	for _, v := range testSecretValues {
+		if strings.Contains(text.String(), v) {
+			t.Errorf("secret value %q appears in logs, events or status", v)
+		}
+	}
+}
+
+// account creates an emulator account and its credentials Secret in ns.
+func (op *operator) account(t *testing.T, ns, secretName, keyID string) string {
+	t.Helper()
+	secret := secretValue("sk-" + keyID + "-" + ns)
+	if err := op.emu.AddAccount(keyID, secret); err != nil && !strings.Contains(err.Error(), "exists") {
+		t.Fatal(err)
+	}
+	mustCreate(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: secretName, Namespace: ns},
+		StringData: map[string]string{"apiKeyId": keyID, "apiSecretKey": secret}})
+	return secret
+}
+
+func mustCreate(t *testing.T, o client.Object) {
+	t.Helper()
+	if err := testClient.Create(context.Background(), o); err != nil {
+		t.Fatalf("create %T %s: %v", o, o.GetName(), err)
+	}
+}
+
+func newSet(ns, name, creds string, policy v1.Policy, w v1.Webhooks) *v1.SendblueWebhookSet {
+	return &v1.SendblueWebhookSet{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec:       v1.SendblueWebhookSetSpec{CredentialsRef: v1.CredentialsReference{Name: creds}, Policy: policy, Webhooks: w},
+	}
+}
+
+func get(t *testing.T, ns, name string) *v1.SendblueWebhookSet {
+	t.Helper()
+	var s v1.SendblueWebhookSet
+	if err := testClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &s); err != nil {
+		t.Fatal(err)
+	}
+	return &s
+}
+
+func readyReason(s *v1.SendblueWebhookSet) (string, string) {
+	c := meta.FindStatusCondition(s.Status.Conditions, ConditionReady)
+	if c == nil || c.ObservedGeneration != s.Generation {
+		return "", ""
+	}
+	return c.Reason, c.Message
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t *testing.T, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	var last string
+	for time.Now().Before(deadline) {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		last = state
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s; last: %s", what, last)
+}
+
+func waitReason(t *testing.T, ns, name, reason string) *v1.SendblueWebhookSet {
+	t.Helper()
+	var s *v1.SendblueWebhookSet
+	waitFor(t, fmt.Sprintf("%s/%s Ready reason %s", ns, name, reason), func() (bool, string) {
+		s = get(t, ns, name)
+		r, m := readyReason(s)
+		return r == reason, r + ": " + m
+	})
+	return s
+}
+
+func (op *operator) stored(t *testing.T, keyID string) string {
+	t.Helper()
+	raw, err := op.emu.Webhooks(keyID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
+}
+
+func (op *operator) waitStored(t *testing.T, keyID, want string) {
+	t.Helper()
+	waitFor(t, "account "+keyID+" to hold "+want, func() (bool, string) {
+		got := op.stored(t, keyID)
+		return got == want, got
+	})
+}
+
+func events(t *testing.T, ns, name string) []eventsv1.Event {
+	t.Helper()
+	var list eventsv1.EventList
+	if err := testClient.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	var out []eventsv1.Event
+	for _, e := range list.Items {
+		if e.Regarding.Name == name {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func waitEvent(t *testing.T, ns, name, reason string) eventsv1.Event {
+	t.Helper()
+	var found eventsv1.Event
+	waitFor(t, "event "+reason+" on "+name, func() (bool, string) {
+		var reasons []string
+		for _, e := range events(t, ns, name) {
+			reasons = append(reasons, e.Reason)
+			if e.Reason == reason {
+				found = e
+				return true, ""
+			}
+		}
+		return false, strings.Join(reasons, ",")
+	})
+	return found
+}
+
+func update(t *testing.T, ns, name string, change func(*v1.SendblueWebhookSet)) {
+	t.Helper()
+	waitFor(t, "update of "+name, func() (bool, string) {
+		s := get(t, ns, name)
+		change(s)
+		err := testClient.Update(context.Background(), s)
+		return err == nil, fmt.Sprint(err)
+	})
+}
+
+func hooks(urls ...string) []v1.Webhook {
+	var out []v1.Webhook
+	for _, u := range urls {
+		out = append(out, v1.Webhook{URL: u})
+	}
+	return out
+}
