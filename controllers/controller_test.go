@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -72,7 +73,7 @@ func controllerutilContains(list []string, s string) bool {
 }
 
 func TestSetsAppliedTogetherAreWrittenWithOnePUT(t *testing.T) {
-	op := startOperator(t, 2, Options{BatchWindow: 300 * time.Millisecond, MaxConcurrentReconciles: 1})
+	op := startOperator(t, 2, Options{BatchWindow: 500 * time.Millisecond, MaxConcurrentReconciles: 1})
 	const key = "key-batch-0002"
 	op.account(t, op.ns[0], "creds", key)
 	// The same account's credentials in a second namespace.
@@ -81,8 +82,12 @@ func TestSetsAppliedTogetherAreWrittenWithOnePUT(t *testing.T) {
 		StringData: map[string]string{"apiKeyId": key, "apiSecretKey": secret}})
 	op.emu.ResetRequests(key)
 
+	// As one `kubectl apply -f` of three documents: a few requests in a row,
+	// spaced as a slow client would space them, inside the batch window.
 	mustCreate(t, newSet(op.ns[0], "one", "creds", "", v1.Webhooks{Receive: hooks("https://one.example.com")}))
+	time.Sleep(100 * time.Millisecond)
 	mustCreate(t, newSet(op.ns[0], "two", "creds", "", v1.Webhooks{Outbound: hooks("https://two.example.com")}))
+	time.Sleep(100 * time.Millisecond)
 	mustCreate(t, newSet(op.ns[1], "three", "creds", "", v1.Webhooks{CallLog: hooks("https://three.example.com")}))
 	waitReason(t, op.ns[0], "one", ReasonSynced)
 	waitReason(t, op.ns[0], "two", ReasonSynced)
@@ -95,6 +100,16 @@ func TestSetsAppliedTogetherAreWrittenWithOnePUT(t *testing.T) {
 		if !strings.Contains(got, "https://"+u+".example.com") {
 			t.Errorf("account lacks %s: %s", u, got)
 		}
+	}
+
+	if got := testutil.ToFloat64(op.metrics.writes); got != 1 {
+		t.Errorf("sendblue_account_writes_total = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(op.metrics.requests.WithLabelValues("PUT", "200")); got != 1 {
+		t.Errorf(`sendblue_api_requests_total{method="PUT",code="200"} = %v, want 1`, got)
+	}
+	if got := testutil.ToFloat64(op.metrics.sets.WithLabelValues(ReasonSynced)); got != 3 {
+		t.Errorf(`sendblue_webhooksets{reason="Synced"} = %v, want 3`, got)
 	}
 
 	// Converged: several intervals pass with reads and no writes.
@@ -148,6 +163,23 @@ func TestDriftIsCorrectedOrReported(t *testing.T) {
 	if req := op.emu.Requests("key-drift-obs"); req["PUT"] != 0 {
 		t.Errorf("Observe wrote: %v", req)
 	}
+}
+
+func TestProgressingIsShownUntilTheFirstSync(t *testing.T) {
+	op := startOperator(t, 1, Options{BatchWindow: 1500 * time.Millisecond})
+	ns := op.ns[0]
+	op.account(t, ns, "creds", "key-progress")
+	mustCreate(t, newSet(ns, "app", "creds", "", v1.Webhooks{Receive: hooks("https://p.example.com")}))
+	s := waitReason(t, ns, "app", ReasonProgressing)
+	if c := meta.FindStatusCondition(s.Status.Conditions, ConditionReady); c.Status != metav1.ConditionFalse {
+		t.Errorf("Ready while progressing = %s, want False", c.Status)
+	}
+	waitReason(t, ns, "app", ReasonSynced)
+	// A spec change shows Progressing again for the new generation.
+	update(t, ns, "app", func(s *v1.SendblueWebhookSet) { s.Spec.Webhooks.Receive = hooks("https://p2.example.com") })
+	waitReason(t, ns, "app", ReasonProgressing)
+	op.waitStored(t, "key-progress", `{"receive":["https://p2.example.com"],"call_log":[],"line_blocked":[],"line_assigned":[],"outbound":[],"contact_created":[]}`)
+	waitReason(t, ns, "app", ReasonSynced)
 }
 
 func TestSecretRotationReachesTheAccount(t *testing.T) {
