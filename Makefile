@@ -88,6 +88,26 @@ demo: ## (Not yet) One-command local demo: arrives with the demo milestone (issu
 	@echo "Today: 'make test' runs everything; 'go run ./hack/sendblue-emulator --account KEY:SECRET' runs the emulator."
 	@exit 1
 
+##@ Deployment (a real cluster, from your kubeconfig)
+
+KUBECTL ?= kubectl
+
+.PHONY: install
+install: manifests ## Install the CRD into the cluster.
+	$(KUBECTL) apply -k config/crd
+
+.PHONY: uninstall
+uninstall: manifests ## Remove the CRD (and with it every SendblueWebhookSet) from the cluster.
+	$(KUBECTL) delete --ignore-not-found -k config/crd
+
+.PHONY: deploy
+deploy: manifests ## Deploy the operator (CRD, RBAC, manager) with image IMG.
+	$(KUBECTL) kustomize config/default | sed 's|image: sendblue-operator:dev|image: $(IMG)|' | $(KUBECTL) apply -f -
+
+.PHONY: undeploy
+undeploy: ## Remove the operator from the cluster.
+	$(KUBECTL) kustomize config/default | $(KUBECTL) delete --ignore-not-found -f -
+
 .PHONY: docker-build
 docker-build: ## Build the manager image (needs a Docker engine).
 	docker build -t $(IMG) .

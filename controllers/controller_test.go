@@ -3,6 +3,8 @@ package controllers
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +14,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	v1 "github.com/sendblue-operator/sendblue-operator/api/v1alpha1"
 	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue/sendbluetest"
@@ -444,5 +448,43 @@ func TestInvalidSpecsAreRejectedWithTheFieldNamed(t *testing.T) {
 	ok.Spec.GlobalSecretRef = &v1.SecretKeyReference{Name: "s", Key: "g"}
 	if err := testClient.Create(context.Background(), ok); err != nil {
 		t.Errorf("a valid set was refused: %v", err)
+	}
+}
+
+// TestSamplesAreValid creates every document of config/samples with strict
+// field validation, as `kubectl apply` does.
+func TestSamplesAreValid(t *testing.T) {
+	needControlPlane(t)
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "sbws-samples-"}}
+	mustCreate(t, ns)
+	files, err := filepath.Glob(filepath.Join("..", "config", "samples", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sets := 0
+	for _, f := range files {
+		if filepath.Base(f) == "kustomization.yaml" {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, doc := range strings.Split(string(data), "\n---\n") {
+			var u unstructured.Unstructured
+			if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			u.SetNamespace(ns.Name)
+			if err := testClient.Create(context.Background(), &u, client.FieldValidation("Strict")); err != nil {
+				t.Errorf("%s: %s %s refused: %v", filepath.Base(f), u.GetKind(), u.GetName(), err)
+			}
+			if u.GetKind() == "SendblueWebhookSet" {
+				sets++
+			}
+		}
+	}
+	if sets != 3 {
+		t.Errorf("found %d SendblueWebhookSet samples, want one per policy (3)", sets)
 	}
 }
