@@ -168,6 +168,11 @@ func (r *secretReader) resolve(ctx context.Context, s *v1.SendblueWebhookSet, de
 		Suspended: s.Spec.Suspend && !deleting,
 		Applied:   slices.Clone(s.Status.Applied),
 	}
+	if s.Status.Account != "" && s.Status.Account != accountLabel(creds) {
+		// The set now points at another account: what it applied was applied
+		// elsewhere. When in doubt, leave it: own nothing here yet.
+		in.Applied = nil
+	}
 	if in.Policy == "" {
 		in.Policy = v1.PolicyMerge
 	}

@@ -322,10 +322,14 @@ func (r *SendblueWebhookSetReconciler) sync(ctx context.Context, acct *accountSt
 		}
 		prev, seen := acct.fingerprints[uid]
 		outsideChange := seen && prev == g.fingerprint // inputs unchanged, yet the account differed
-		acct.fingerprints[uid] = g.fingerprint
 		sp := plan.Sets[g.input.ID]
 		acct.applied[uid] = sp.Applied
-		errs = append(errs, r.reportSynced(ctx, g, sp, now, outsideChange))
+		if err := r.reportSynced(ctx, g, sp, now, outsideChange); err != nil {
+			delete(acct.fingerprints, uid) // not reported: the next reconcile syncs again
+			errs = append(errs, err)
+			continue
+		}
+		acct.fingerprints[uid] = g.fingerprint
 	}
 	acct.lastSync = now.Time
 	return ctrl.Result{RequeueAfter: jitter(interval)}, errors.Join(errs...)
