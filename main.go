@@ -33,9 +33,9 @@ func main() {
 func run() error {
 	var (
 		metricsAddr, probeAddr, apiURL, apiPath, watchNamespace string
-		leaderElect                                            bool
-		maxConcurrent                                          int
-		batchWindow, requestTimeout                            time.Duration
+		leaderElect                                             bool
+		maxConcurrent                                           int
+		batchWindow, requestTimeout                             time.Duration
 	)
 	defaultURL := sendblue.DefaultBaseURL
 	if v := os.Getenv("SENDBLUE_API_BASE_URL"); v != "" {
@@ -106,4 +106,3 @@ func run() error {
 	log.Info("Starting the manager", "sendblueAPI", apiURL+apiPath, "watchNamespace", watchNamespace, "batchWindow", batchWindow.String())
 	return mgr.Start(ctx)
 }
-
