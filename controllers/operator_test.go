@@ -39,10 +39,11 @@ const (
 // operator is one manager running the reconciler against the envtest
 // control plane and an emulator, restricted to the test's namespaces.
 type operator struct {
-	emu     *sendbluetest.Server
-	logs    *syncBuffer
-	metrics *Metrics
-	ns      []string
+	emu      *sendbluetest.Server
+	logs     *syncBuffer
+	metrics  *Metrics
+	registry *prometheus.Registry
+	ns       []string
 }
 
 type syncBuffer struct {
@@ -91,7 +92,8 @@ func startOperator(t *testing.T, n int, opts Options) *operator {
 	if err != nil {
 		t.Fatal(err)
 	}
-	op.metrics = NewMetrics(prometheus.NewRegistry())
+	op.registry = prometheus.NewRegistry()
+	op.metrics = NewMetrics(op.registry)
 	factory, err := NewClientFactory(ts.URL, sendblue.DefaultPath, 5*time.Second, op.metrics)
 	if err != nil {
 		t.Fatal(err)
@@ -155,11 +157,21 @@ func (op *operator) assertNoSecretsLeaked(t *testing.T) {
 			text.Write(b)
 		}
 	}
+	families, err := op.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(families) == 0 {
+		t.Error("no metrics gathered")
+	}
+	for _, f := range families {
+		text.WriteString(f.String())
+	}
 	testSecretValuesMu.Lock()
 	defer testSecretValuesMu.Unlock()
 	for _, v := range testSecretValues {
 		if strings.Contains(text.String(), v) {
-			t.Errorf("secret value %q appears in logs, events or status", v)
+			t.Errorf("secret value %q appears in logs, events, status or metrics", v)
 		}
 	}
 }
