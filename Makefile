@@ -83,10 +83,12 @@ run: manifests generate fmt vet ## Run the manager from your host against the cl
 	go run ./main.go
 
 .PHONY: demo
-demo: ## (Not yet) One-command local demo: arrives with the demo milestone (issue 4).
-	@echo "make demo is not implemented yet: it arrives with the demo milestone (issue 4)."
-	@echo "Today: 'make test' runs everything; 'go run ./hack/sendblue-emulator --account KEY:SECRET' runs the emulator."
-	@exit 1
+demo: ## Run the operator locally, no cluster or Sendblue account needed: control plane, emulator, samples, manager. Ctrl-C stops it.
+	@echo "[build] hack/envtest-assets.sh: etcd and kube-apiserver (cached after the first run; the first takes minutes)"; \
+	assets=$$(hack/envtest-assets.sh $$([ -x /usr/bin/kubectl ] || echo --kubectl)) || { echo "demo: the control-plane binaries could not be built (see above)"; exit 1; }; \
+	echo "[build] bin/manager and bin/demo"; \
+	go build -o $(LOCALBIN)/manager . && go build -o $(LOCALBIN)/demo ./hack/demo || { echo "demo: build failed (see above)"; exit 1; }; \
+	KUBEBUILDER_ASSETS="$$assets" exec $(LOCALBIN)/demo --manager $(LOCALBIN)/manager $(DEMO_ARGS)
 
 ##@ Deployment (a real cluster, from your kubeconfig)
 

@@ -211,7 +211,9 @@ func PlanAccount(actual *sendblue.Config, inputs []SetInput) (AccountPlan, error
 		sp := plan.Sets[s.ID]
 		switch {
 		case s.Policy == sendbluev1alpha1.PolicyObserve && !s.Deleting:
-			sp.Changes = observe(actual, s)
+			// Against the account as this plan leaves it: a sibling's write in
+			// this very sync must not show as drift until the next interval.
+			sp.Changes = observe(plan.Desired, s)
 			sp.Applied = nil
 		case s.writes():
 			sp.Applied = ownership(s, claims, global, legacy)

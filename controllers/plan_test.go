@@ -396,3 +396,16 @@ func TestPlanMessagesNameNoSecrets(t *testing.T) {
 		t.Errorf("conflicts = %q, want 2", plan.Sets["b/young"].Conflicts)
 	}
 }
+
+func TestObserveSeesTheAccountAsThePlanLeavesIt(t *testing.T) {
+	plan, err := PlanAccount(cfg(t, `{}`), []SetInput{
+		{ID: "a/writer", Created: t0, Policy: v1.PolicyMerge, Webhooks: []DesiredWebhook{hook(sendblue.Receive, "https://x.example.com", "s")}},
+		{ID: "a/audit", Created: t0, Policy: v1.PolicyObserve, Webhooks: []DesiredWebhook{hook(sendblue.Receive, "https://x.example.com", "s")}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !plan.HasChanges() || len(plan.Sets["a/audit"].Changes) != 0 {
+		t.Errorf("writer changes %v, audit changes %v: want the audit to see the written account", plan.Changes, plan.Sets["a/audit"].Changes)
+	}
+}

@@ -1,0 +1,229 @@
+// Package localenv runs the operator the way a user would, on one machine
+// with no cluster and no Sendblue account: a local control plane (etcd and
+// kube-apiserver on loopback, from KUBEBUILDER_ASSETS), the Sendblue
+// emulator on loopback, the real manager binary as a child process, and the
+// real kubectl. `make demo` and the end-to-end tests both use it.
+package localenv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue/sendbluetest"
+)
+
+// Options configure an Env.
+type Options struct {
+	// RepoRoot is the repository's top directory (for config/crd).
+	RepoRoot string
+	// Manager is the path of the built manager binary.
+	Manager string
+	// Kubectl is the kubectl binary; empty: /usr/bin/kubectl if present,
+	// else KUBEBUILDER_ASSETS/kubectl.
+	Kubectl string
+	// Accounts are the emulator's accounts, key id -> secret key.
+	Accounts map[string]string
+}
+
+// Env is a running local environment.
+type Env struct {
+	// Dir holds the kubeconfig and logs; removed by Stop.
+	Dir         string
+	Kubeconfig  string
+	EmulatorURL string
+	Emulator    *sendbluetest.Server
+	KubectlPath string
+	ManagerLog  string
+	MetricsAddr string
+	// KeepDir leaves Dir (logs, kubeconfig) in place on Stop, for a post-mortem.
+	KeepDir bool
+
+	opts    Options
+	cp      *envtest.Environment
+	httpSrv *http.Server
+	mgr     *exec.Cmd
+	mgrDone chan error
+}
+
+// Start brings up the control plane (with the CRDs installed) and the
+// emulator. Call StartManager to run the operator, Stop to end it all.
+func Start(opts Options) (_ *Env, err error) {
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	if assets == "" {
+		return nil, errors.New("KUBEBUILDER_ASSETS is not set: run hack/envtest-assets.sh (make demo and make test do)")
+	}
+	dir, err := os.MkdirTemp("", "sendblue-operator-")
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{Dir: dir, opts: opts, ManagerLog: filepath.Join(dir, "manager.log")}
+	defer func() {
+		if err != nil {
+			e.Stop()
+		}
+	}()
+
+	e.KubectlPath = opts.Kubectl
+	if e.KubectlPath == "" {
+		e.KubectlPath = "/usr/bin/kubectl"
+		if _, err := os.Stat(e.KubectlPath); err != nil {
+			e.KubectlPath = filepath.Join(assets, "kubectl")
+		}
+	}
+	if _, err := os.Stat(e.KubectlPath); err != nil {
+		return nil, fmt.Errorf("no kubectl at %s: install one or run hack/envtest-assets.sh --kubectl", e.KubectlPath)
+	}
+
+	e.cp = &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join(opts.RepoRoot, "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+		BinaryAssetsDirectory: assets,
+	}
+	if _, err := e.cp.Start(); err != nil {
+		e.cp = nil
+		return nil, fmt.Errorf("starting etcd and kube-apiserver from %s: %w", assets, err)
+	}
+	user, err := e.cp.AddUser(envtest.User{Name: "local-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return nil, err
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		return nil, err
+	}
+	e.Kubeconfig = filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(e.Kubeconfig, kc, 0o600); err != nil {
+		return nil, err
+	}
+
+	e.Emulator = sendbluetest.NewServer()
+	for id, secret := range opts.Accounts {
+		if err := e.Emulator.AddAccount(id, secret); err != nil {
+			return nil, err
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	e.EmulatorURL = "http://" + ln.Addr().String()
+	e.httpSrv = &http.Server{Handler: e.Emulator, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = e.httpSrv.Serve(ln) }()
+	return e, nil
+}
+
+// StartManager runs the manager binary against the control plane and the
+// emulator, logging to ManagerLog. Extra flags are appended.
+func (e *Env) StartManager(extra ...string) error {
+	if e.mgr != nil {
+		return errors.New("the manager is already running")
+	}
+	metrics, err := freePort()
+	if err != nil {
+		return err
+	}
+	e.MetricsAddr = metrics
+	log, err := os.OpenFile(e.ManagerLog, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	args := append([]string{
+		"--kubeconfig", e.Kubeconfig,
+		"--sendblue-api-url", e.EmulatorURL,
+		"--metrics-bind-address", metrics,
+		"--health-probe-bind-address", "0",
+		"--zap-devel",
+	}, extra...)
+	cmd := exec.Command(e.opts.Manager, args...)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		log.Close()
+		return fmt.Errorf("starting %s: %w", e.opts.Manager, err)
+	}
+	e.mgr, e.mgrDone = cmd, make(chan error, 1)
+	go func() { e.mgrDone <- cmd.Wait(); log.Close() }()
+	return nil
+}
+
+// StopManager sends sig (SIGTERM for a clean stop, SIGKILL for a crash) and
+// waits for the manager to exit.
+func (e *Env) StopManager(sig syscall.Signal) error {
+	if e.mgr == nil {
+		return nil
+	}
+	_ = syscall.Kill(-e.mgr.Process.Pid, sig)
+	select {
+	case <-e.mgrDone:
+	case <-time.After(15 * time.Second):
+		_ = syscall.Kill(-e.mgr.Process.Pid, syscall.SIGKILL)
+		<-e.mgrDone
+	}
+	e.mgr = nil
+	return nil
+}
+
+// ManagerRunning reports whether the manager process is alive.
+func (e *Env) ManagerRunning() bool {
+	if e.mgr == nil {
+		return false
+	}
+	select {
+	case err := <-e.mgrDone:
+		e.mgrDone <- err
+		return false
+	default:
+		return true
+	}
+}
+
+// Kubectl runs kubectl against the control plane with stdin, returning its
+// combined output.
+func (e *Env) Kubectl(ctx context.Context, stdin io.Reader, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, e.KubectlPath, append([]string{"--kubeconfig", e.Kubeconfig}, args...)...)
+	cmd.Stdin = stdin
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// Stop ends the manager, the emulator and the control plane, and removes Dir.
+func (e *Env) Stop() {
+	_ = e.StopManager(syscall.SIGTERM)
+	if e.Emulator != nil {
+		e.Emulator.Close()
+	}
+	if e.httpSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = e.httpSrv.Shutdown(ctx)
+		cancel()
+	}
+	if e.cp != nil {
+		_ = e.cp.Stop()
+	}
+	if !e.KeepDir {
+		_ = os.RemoveAll(e.Dir)
+	}
+}
+
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
