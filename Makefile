@@ -50,6 +50,11 @@ fmt-check: ## Fail if any Go file is not gofmt-formatted.
 verify-generated: controller-gen ## Fail if `make manifests generate` changes anything.
 	hack/verify-generated.sh "$(MAKE)"
 
+.PHONY: test-e2e
+test-e2e: ## Only the end-to-end tests: the manager binary and kubectl against a local control plane and the emulator.
+	@assets=$$(hack/envtest-assets.sh $$([ -x /usr/bin/kubectl ] || echo --kubectl)) || exit 1; \
+	KUBEBUILDER_ASSETS="$$assets" go test $(GOTESTFLAGS) ./test/e2e/...
+
 .PHONY: envtest
 envtest: ## Build (once, cached outside the repo) etcd and kube-apiserver for envtest; print their directory.
 	@hack/envtest-assets.sh
@@ -62,9 +67,9 @@ sdk-deps: ## Install the official Sendblue SDK (npm, pinned) for the conformance
 	fi
 
 .PHONY: test
-test: fmt-check vet verify-generated sdk-deps ## Run every check and test: gofmt, vet, generated files, unit, envtest and SDK tests.
+test: fmt-check vet verify-generated sdk-deps ## Run every check and test: gofmt, vet, generated files, unit, envtest, e2e and SDK tests.
 	@echo "Preparing the envtest control plane (hack/envtest-assets.sh)"; \
-	assets=$$(hack/envtest-assets.sh) || exit 1; \
+	assets=$$(hack/envtest-assets.sh $$([ -x /usr/bin/kubectl ] || echo --kubectl)) || exit 1; \
 	echo "KUBEBUILDER_ASSETS=$$assets"; \
 	KUBEBUILDER_ASSETS="$$assets" go test $(GOTESTFLAGS) ./...
 
