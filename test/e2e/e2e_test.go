@@ -207,6 +207,22 @@ func TestEditedManifestConvergesAndReapplyingWritesNothing(t *testing.T) {
 	if got := env.Emulator.Requests(key); got["PUT"] != 0 {
 		t.Errorf("re-applying the same manifest caused writes: %v", got)
 	}
+	// A restarted manager remembers nothing: it reads the converged account
+	// again, and must find nothing to write.
+	if err := env.StopManager(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.StartManager("--batch-window", "300ms"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for env.Emulator.Requests(key)["GET"] == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	if got := env.Emulator.Requests(key); got["GET"] == 0 || got["PUT"] != 0 {
+		t.Errorf("after a restart on a converged account: %v, want reads and no write", got)
+	}
 
 	// GitOps: the operator changes no spec or metadata the manifest owns.
 	out, err := kubectlErr("diff", "-n", ns, "-f", f)
