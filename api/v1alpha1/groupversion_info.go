@@ -1,7 +1,5 @@
 // Package v1alpha1 contains the API of the sendblue.webhooks.dev group,
-// version v1alpha1. The SendblueWebhookSet kind is added to it by the
-// operator's next milestone; the group and scheme are wired now so that the
-// manager, the generators and the test suite are in place.
+// version v1alpha1: the SendblueWebhookSet kind.
 // +kubebuilder:object:generate=true
 // +groupName=sendblue.webhooks.dev
 package v1alpha1
