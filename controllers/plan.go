@@ -96,6 +96,32 @@ type claim struct {
 // and no longer declares, Exclusive removes everything no writing set
 // declares, Observe never changes the account.
 func PlanAccount(actual *sendblue.Config, inputs []SetInput) (AccountPlan, error) {
+	p := newPlanner(actual, inputs)
+	for _, t := range sendblue.EventTypes() {
+		if err := p.planType(t); err != nil {
+			return AccountPlan{}, err
+		}
+	}
+	p.planSecret(globalSecretType, p.global)
+	p.planSecret(legacySecretType, p.legacy)
+	p.recordOwnership()
+	return p.plan, nil
+}
+
+// planner holds one PlanAccount call's state; each method is one step.
+type planner struct {
+	actual         *sendblue.Config
+	sets           []SetInput // oldest first
+	plan           AccountPlan
+	claims         map[entryKey]claim
+	order          []entryKey // claims in declaration order
+	global, legacy secretClaim
+	protected      map[entryKey]bool     // declared by a writing or suspended set
+	removable      map[entryKey][]string // applied by these writing or deleting sets
+	exclusive      []string              // writing sets with policy Exclusive
+}
+
+func newPlanner(actual *sendblue.Config, inputs []SetInput) *planner {
 	sets := slices.Clone(inputs)
 	sort.SliceStable(sets, func(i, j int) bool {
 		if !sets[i].Created.Equal(sets[j].Created) {
@@ -103,127 +129,153 @@ func PlanAccount(actual *sendblue.Config, inputs []SetInput) (AccountPlan, error
 		}
 		return sets[i].ID < sets[j].ID
 	})
-	plan := AccountPlan{Desired: actual.Clone(), Sets: map[string]*SetPlan{}}
-	for _, s := range sets {
-		plan.Sets[s.ID] = &SetPlan{}
+	p := &planner{
+		actual:    actual,
+		sets:      sets,
+		plan:      AccountPlan{Desired: actual.Clone(), Sets: map[string]*SetPlan{}},
+		protected: map[entryKey]bool{},
+		removable: map[entryKey][]string{},
 	}
-
-	claims, order := claimWebhooks(sets, plan.Sets)
-	global := claimSecret(sets, plan.Sets, globalSecretType, func(s SetInput) *string { return s.GlobalSecret })
-	legacy := claimSecret(sets, plan.Sets, legacySecretType, func(s SetInput) *string { return s.LegacySecret })
-
-	exclusive := false
-	protected := map[entryKey]bool{}
-	removable := map[entryKey][]string{} // key -> sets that applied it and no longer declare it
+	for _, s := range sets {
+		p.plan.Sets[s.ID] = &SetPlan{}
+	}
+	p.claims, p.order = claimWebhooks(sets, p.plan.Sets)
+	p.global = claimSecret(sets, p.plan.Sets, globalSecretType)
+	p.legacy = claimSecret(sets, p.plan.Sets, legacySecretType)
 	for _, s := range sets {
 		if s.writes() && s.Policy == sendbluev1alpha1.PolicyExclusive {
-			exclusive = true
+			p.exclusive = append(p.exclusive, s.ID)
 		}
 		if s.writes() || s.Suspended {
 			for _, w := range s.Webhooks {
-				protected[w.key()] = true
+				p.protected[w.key()] = true
 			}
-			if s.GlobalSecret != nil {
-				protected[entryKey{Type: globalSecretType}] = true
-			}
-			if s.LegacySecret != nil {
-				protected[entryKey{Type: legacySecretType}] = true
+			for _, name := range []string{globalSecretType, legacySecretType} {
+				if secretOf(s, name) != nil {
+					p.protected[entryKey{Type: name}] = true
+				}
 			}
 		}
 		if s.writes() || s.Deleting {
 			for _, a := range s.Applied {
 				k := entryKey{a.Type, a.URL}
-				removable[k] = append(removable[k], s.ID)
+				p.removable[k] = append(p.removable[k], s.ID)
 			}
 		}
 	}
-	exclusiveOwners := func() []string {
-		var ids []string
-		for _, s := range sets {
-			if s.writes() && s.Policy == sendbluev1alpha1.PolicyExclusive {
-				ids = append(ids, s.ID)
-			}
-		}
-		return ids
-	}
-	removalOwners := func(k entryKey) []string {
-		if protected[k] {
-			return nil
-		}
-		if owners := removable[k]; len(owners) > 0 {
-			return owners
-		}
-		if exclusive {
-			return exclusiveOwners()
-		}
+	return p
+}
+
+// removalOwners are the sets on whose behalf k is removed; none if it stays.
+func (p *planner) removalOwners(k entryKey) []string {
+	if p.protected[k] {
 		return nil
 	}
-	record := func(c sendbluev1alpha1.PlannedChange, owners []string) {
-		plan.Changes = append(plan.Changes, c)
-		for _, id := range owners {
-			plan.Sets[id].Changes = append(plan.Sets[id].Changes, c)
-		}
+	if owners := p.removable[k]; len(owners) > 0 {
+		return owners
 	}
+	return p.exclusive
+}
 
-	for _, t := range sendblue.EventTypes() {
-		hooks := actual.Webhooks(t)
-		// Removals first, so that an entry is never both removed and kept.
-		kept := hooks[:0:0]
-		for _, h := range hooks {
-			k := entryKey{string(t), h.URL}
-			if _, declared := claims[k]; !declared {
-				if owners := removalOwners(k); len(owners) > 0 {
-					if !alreadyRemoved(plan.Changes, k) { // a URL listed twice is one change
-						record(sendbluev1alpha1.PlannedChange{Action: sendbluev1alpha1.ActionRemove, Type: k.Type, URL: k.URL}, owners)
-					}
-					continue
+func (p *planner) record(c sendbluev1alpha1.PlannedChange, owners []string) {
+	p.plan.Changes = append(p.plan.Changes, c)
+	for _, id := range owners {
+		p.plan.Sets[id].Changes = append(p.plan.Sets[id].Changes, c)
+	}
+}
+
+// planType removes, adds and updates the entries of one event type.
+func (p *planner) planType(t sendblue.EventType) error {
+	hooks := p.actual.Webhooks(t)
+	// Removals first, so that an entry is never both removed and kept.
+	kept := hooks[:0:0]
+	for _, h := range hooks {
+		k := entryKey{string(t), h.URL}
+		if _, declared := p.claims[k]; !declared {
+			if owners := p.removalOwners(k); len(owners) > 0 {
+				if !alreadyRemoved(p.plan.Changes, k) { // a URL listed twice is one change
+					p.record(sendbluev1alpha1.PlannedChange{Action: sendbluev1alpha1.ActionRemove, Type: k.Type, URL: k.URL}, owners)
 				}
-			}
-			kept = append(kept, h)
-		}
-		for _, k := range order {
-			if k.Type != string(t) {
 				continue
 			}
-			c := claims[k]
-			owners := declarers(sets, k, c.hook)
-			i := slices.IndexFunc(kept, func(h sendblue.Webhook) bool { return h.URL == k.URL })
-			switch {
-			case i < 0:
-				kept = append(kept, sendblue.Webhook{URL: k.URL, Secret: c.hook.Secret, SendblueNumbers: slices.Clone(c.hook.Numbers)})
-				record(sendbluev1alpha1.PlannedChange{Action: sendbluev1alpha1.ActionAdd, Type: k.Type, URL: k.URL}, owners)
-			case !c.hook.matches(kept[i]):
-				kept[i].Secret, kept[i].SendblueNumbers = c.hook.Secret, slices.Clone(c.hook.Numbers)
-				record(sendbluev1alpha1.PlannedChange{Action: sendbluev1alpha1.ActionUpdate, Type: k.Type, URL: k.URL}, owners)
-			}
 		}
-		if err := plan.Desired.SetWebhooks(t, kept); err != nil {
-			return AccountPlan{}, fmt.Errorf("planning %s: %w", t, err)
+		kept = append(kept, h)
+	}
+	for _, k := range p.order {
+		if k.Type != string(t) {
+			continue
+		}
+		c := p.claims[k]
+		owners := declarers(p.sets, k, c.hook)
+		i := slices.IndexFunc(kept, func(h sendblue.Webhook) bool { return h.URL == k.URL })
+		switch {
+		case i < 0:
+			kept = append(kept, sendblue.Webhook{URL: k.URL, Secret: c.hook.Secret, SendblueNumbers: slices.Clone(c.hook.Numbers)})
+			p.record(sendbluev1alpha1.PlannedChange{Action: sendbluev1alpha1.ActionAdd, Type: k.Type, URL: k.URL}, owners)
+		case !c.hook.matches(kept[i]):
+			kept[i].Secret, kept[i].SendblueNumbers = c.hook.Secret, slices.Clone(c.hook.Numbers)
+			p.record(sendbluev1alpha1.PlannedChange{Action: sendbluev1alpha1.ActionUpdate, Type: k.Type, URL: k.URL}, owners)
 		}
 	}
+	if err := p.plan.Desired.SetWebhooks(t, kept); err != nil {
+		return fmt.Errorf("planning %s: %w", t, err)
+	}
+	return nil
+}
 
-	planSecret(&plan, actual.GlobalSecret, plan.Desired.SetGlobalSecret, plan.Desired.ClearGlobalSecret,
-		globalSecretType, global, removalOwners, record, sets)
-	planSecret(&plan, actual.LegacySecret, plan.Desired.SetLegacySecret, plan.Desired.ClearLegacySecret,
-		legacySecretType, legacy, removalOwners, record, sets)
+// planSecret sets, updates or removes the account's global or legacy secret.
+func (p *planner) planSecret(name string, c secretClaim) {
+	current, set, clear := p.actual.GlobalSecret, p.plan.Desired.SetGlobalSecret, p.plan.Desired.ClearGlobalSecret
+	if name == legacySecretType {
+		current, set, clear = p.actual.LegacySecret, p.plan.Desired.SetLegacySecret, p.plan.Desired.ClearLegacySecret
+	}
+	cur, present := current()
+	if c.value != nil {
+		if present && cur == *c.value {
+			return
+		}
+		var owners []string
+		for _, s := range p.sets {
+			if v := secretOf(s, name); s.writes() && v != nil && *v == *c.value {
+				owners = append(owners, s.ID)
+			}
+		}
+		set(*c.value)
+		action := sendbluev1alpha1.ActionAdd
+		if present {
+			action = sendbluev1alpha1.ActionUpdate
+		}
+		p.record(sendbluev1alpha1.PlannedChange{Action: action, Type: name}, owners)
+		return
+	}
+	if !present {
+		return
+	}
+	if owners := p.removalOwners(entryKey{Type: name}); len(owners) > 0 {
+		clear()
+		p.record(sendbluev1alpha1.PlannedChange{Action: sendbluev1alpha1.ActionRemove, Type: name}, owners)
+	}
+}
 
-	for _, s := range sets {
-		sp := plan.Sets[s.ID]
+// recordOwnership fills each set's ownership record and, for Observe sets,
+// what Merge would change.
+func (p *planner) recordOwnership() {
+	for _, s := range p.sets {
+		sp := p.plan.Sets[s.ID]
 		switch {
 		case s.Policy == sendbluev1alpha1.PolicyObserve && !s.Deleting:
 			// Against the account as this plan leaves it: a sibling's write in
 			// this very sync must not show as drift until the next interval.
-			sp.Changes = observe(plan.Desired, s)
+			sp.Changes = observe(p.plan.Desired, s)
 			sp.Applied = nil
 		case s.writes():
-			sp.Applied = ownership(s, claims, global, legacy)
+			sp.Applied = ownership(s, p.claims, p.global, p.legacy)
 		default: // suspended keeps its record; deleting gives it up
 			if s.Suspended {
 				sp.Applied = slices.Clone(s.Applied)
 			}
 		}
 	}
-	return plan, nil
 }
 
 func alreadyRemoved(changes []sendbluev1alpha1.PlannedChange, k entryKey) bool {
@@ -266,10 +318,10 @@ type secretClaim struct {
 	value *string
 }
 
-func claimSecret(sets []SetInput, plans map[string]*SetPlan, name string, get func(SetInput) *string) secretClaim {
+func claimSecret(sets []SetInput, plans map[string]*SetPlan, name string) secretClaim {
 	var c secretClaim
 	for _, s := range sets {
-		v := get(s)
+		v := secretOf(s, name)
 		if !s.writes() || v == nil {
 			continue
 		}
@@ -296,38 +348,6 @@ func declarers(sets []SetInput, k entryKey, winner DesiredWebhook) []string {
 		}
 	}
 	return ids
-}
-
-func planSecret(plan *AccountPlan, current func() (string, bool), set func(string), clear func(),
-	name string, c secretClaim, removalOwners func(entryKey) []string,
-	record func(sendbluev1alpha1.PlannedChange, []string), sets []SetInput) {
-	cur, present := current()
-	k := entryKey{Type: name}
-	if c.value != nil {
-		if present && cur == *c.value {
-			return
-		}
-		var owners []string
-		for _, s := range sets {
-			if v := secretOf(s, name); s.writes() && v != nil && *v == *c.value {
-				owners = append(owners, s.ID)
-			}
-		}
-		set(*c.value)
-		action := sendbluev1alpha1.ActionAdd
-		if present {
-			action = sendbluev1alpha1.ActionUpdate
-		}
-		record(sendbluev1alpha1.PlannedChange{Action: action, Type: name}, owners)
-		return
-	}
-	if !present {
-		return
-	}
-	if owners := removalOwners(k); len(owners) > 0 {
-		clear()
-		record(sendbluev1alpha1.PlannedChange{Action: sendbluev1alpha1.ActionRemove, Type: name}, owners)
-	}
 }
 
 func secretOf(s SetInput, name string) *string {
