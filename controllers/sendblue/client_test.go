@@ -74,7 +74,7 @@ func TestReplaceThenGetRoundTripsEveryTypeAndBothForms(t *testing.T) {
 				t.Fatal("Replace: the emulator echoes the configuration, got nil")
 			}
 
-			wantStored := fmt.Sprintf(`{%q:[%q,%s],"globalSecret":"global-secret"}`, typ, want[0].URL, mustJSON(t, object))
+			wantStored := fmt.Sprintf(`{%q:[%q,%s],"globalSecret":"global-secret"}`, typ, want[0].URL, objectForm(t, object))
 			if got := stored(t, emu); got != wantStored {
 				t.Errorf("stored configuration:\n got %s\nwant %s", got, wantStored)
 			}
@@ -97,8 +97,8 @@ func TestReplaceThenGetRoundTripsEveryTypeAndBothForms(t *testing.T) {
 	}
 }
 
-// mustJSON is the object form the client is expected to write for w.
-func mustJSON(t *testing.T, w sendblue.Webhook) string {
+// objectForm is the object form the client is expected to write for w.
+func objectForm(t *testing.T, w sendblue.Webhook) string {
 	t.Helper()
 	if len(w.SendblueNumbers) > 0 {
 		n, err := json.Marshal(w.SendblueNumbers)

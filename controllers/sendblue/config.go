@@ -280,18 +280,6 @@ func sameEntries(a, b []Webhook) bool {
 	return true
 }
 
-// Types returns the known event types present in the configuration, in the
-// order they appear.
-func (c *Config) Types() []EventType {
-	var out []EventType
-	for _, m := range c.obj.Members() {
-		if t := EventType(m.Key); t.Known() {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
 // UnknownKeys returns the members this package does not model, in order.
 func (c *Config) UnknownKeys() []string {
 	var out []string

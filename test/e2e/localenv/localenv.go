@@ -175,20 +175,6 @@ func (e *Env) StopManager(sig syscall.Signal) error {
 	return nil
 }
 
-// ManagerRunning reports whether the manager process is alive.
-func (e *Env) ManagerRunning() bool {
-	if e.mgr == nil {
-		return false
-	}
-	select {
-	case err := <-e.mgrDone:
-		e.mgrDone <- err
-		return false
-	default:
-		return true
-	}
-}
-
 // Kubectl runs kubectl against the control plane with stdin, returning its
 // combined output.
 func (e *Env) Kubectl(ctx context.Context, stdin io.Reader, args ...string) (string, error) {
