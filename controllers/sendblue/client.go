@@ -50,6 +50,10 @@ const (
 	DefaultTimeout = 30 * time.Second
 	// MaxResponseBytes bounds how much of a response body is read.
 	MaxResponseBytes = 1 << 20
+	// MaxRequestBytes bounds a PUT body. It is well below MaxResponseBytes so
+	// that what was written can always be read back, even wrapped in a
+	// response with its status and message.
+	MaxRequestBytes = 512 << 10
 
 	headerKeyID     = "sb-api-key-id"
 	headerSecretKey = "sb-api-secret-key"
@@ -76,6 +80,7 @@ type Client struct {
 	http     *http.Client
 	timeout  time.Duration
 	now      func() time.Time
+	known    []string // secrets to keep out of errors besides the request's own
 }
 
 // Option configures a Client.
@@ -86,6 +91,14 @@ func WithPath(path string) Option { return func(c *Client) { c.path = path } }
 
 // WithTimeout sets the per-request timeout (default 30 s).
 func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
+
+// WithSecrets names values that must never appear in an error, besides the
+// credentials and the secrets of the request itself: typically the webhook
+// secrets the account is known to store, which a server may echo in an error
+// answer to any request.
+func WithSecrets(values ...string) Option {
+	return func(c *Client) { c.known = append(c.known, values...) }
+}
 
 // WithClock sets the clock used to turn an HTTP-date Retry-After into a delay.
 func WithClock(now func() time.Time) Option { return func(c *Client) { c.now = now } }
@@ -126,21 +139,42 @@ func New(baseURL string, creds Credentials, httpClient *http.Client, opts ...Opt
 // ValidateBaseURL checks that raw is an absolute https URL, or an http URL of
 // a loopback host (localhost, 127.0.0.0/8, ::1): credentials must not cross a
 // network in clear.
+//
+// Errors never repeat the URL's user info or query, which may hold a token.
 func ValidateBaseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("sendblue: base URL %q: %w", raw, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error repeats the whole URL
+		}
+		return nil, fmt.Errorf("sendblue: the base URL is not a valid URL: %w", err)
 	}
+	shown := SafeURL(u)
 	if u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("sendblue: base URL %q must be https://host[:port]", raw)
+		return nil, fmt.Errorf("sendblue: base URL %q must be https://host[:port]", shown)
 	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("sendblue: base URL %q must not carry user info, a query or a fragment", u.Redacted())
+	if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return nil, fmt.Errorf("sendblue: base URL %q must not carry user info, a query or a fragment", shown)
 	}
 	if u.Scheme == "http" && !IsLoopbackHost(u.Hostname()) {
-		return nil, fmt.Errorf("sendblue: base URL %q uses plain http; only https is allowed except for loopback hosts", raw)
+		return nil, fmt.Errorf("sendblue: base URL %q uses plain http; only https is allowed except for loopback hosts", shown)
 	}
 	return u, nil
+}
+
+// SafeURL formats u without its user info, query and fragment, which may
+// carry credentials: scheme://host/path, with "?..." standing for a query.
+func SafeURL(u *url.URL) string {
+	safe := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
+	if u.User != nil {
+		safe.Host = "...@" + u.Host
+	}
+	s := safe.String()
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		s += "?..."
+	}
+	return s
 }
 
 // IsLoopbackHost reports whether host is localhost or a loopback IP.
@@ -180,6 +214,9 @@ func (c *Client) Replace(ctx context.Context, cfg *Config) (*Config, error) {
 		return nil, err
 	}
 	body := append(append([]byte(`{"webhooks":`), webhooks...), '}')
+	if len(body) > MaxRequestBytes {
+		return nil, &TooLargeError{Op: c.op(http.MethodPut), Size: len(body), Limit: MaxRequestBytes}
+	}
 	resp, err := c.do(ctx, http.MethodPut, body, cfg.Secrets())
 	if err != nil {
 		return nil, err
@@ -264,7 +301,8 @@ func (c *Client) responseConfig(method string, body []byte) (*Config, error) {
 }
 
 func (c *Client) redactor(secrets []string) redactor {
-	return append(redactor{c.creds.SecretKey, c.creds.KeyID}, secrets...)
+	r := append(redactor{c.creds.SecretKey, c.creds.KeyID}, c.known...)
+	return append(r, secrets...)
 }
 
 // do sends one request and returns the body of a 2xx answer, or a typed error.
@@ -312,6 +350,8 @@ func (c *Client) do(ctx context.Context, method string, body []byte, secrets []s
 		return nil, &UnauthorizedError{Op: op, StatusCode: code, Message: msg()}
 	case code == http.StatusBadRequest || code == http.StatusUnprocessableEntity:
 		return nil, &BadRequestError{Op: op, StatusCode: code, Message: msg()}
+	case code == http.StatusRequestEntityTooLarge:
+		return nil, &TooLargeError{Op: op, StatusCode: code, Message: msg()}
 	case code == http.StatusTooManyRequests:
 		return nil, &RateLimitedError{Op: op, Message: msg(), RetryAfter: retryAfter(resp.Header, c.now())}
 	case code >= 500:

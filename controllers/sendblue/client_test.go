@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -579,5 +580,97 @@ func TestNewRefusesUnsafeSettings(t *testing.T) {
 		if _, err := sendblue.New(ok, creds, nil); err != nil {
 			t.Errorf("New(%q): %v", ok, err)
 		}
+	}
+}
+
+func TestRedactionCoversPrefixesEscapesAndKnownSecrets(t *testing.T) {
+	// A careless server echoes the request body, JSON-escaped, inside its
+	// error message, and a GET error echoes the secrets it stores.
+	const (
+		short   = "sk-very-secret"              // the credential's secret key
+		long    = "sk-very-secret-and-its-tail" // a known secret it is a prefix of
+		escaped = `hook"secret\with<html>&`     // escaped differently by every JSON encoder
+		stored  = "stored-hook-secret-on-the-account"
+	)
+	c := sendblue.Credentials{KeyID: "key-id-redact", SecretKey: short}
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.WriteHeader(400)
+		msg := fmt.Sprintf("bad: secret=%s body=%s stored=%s known=%s", r.Header.Get("sb-api-secret-key"), body, stored, long)
+		_ = json.NewEncoder(w).Encode(map[string]string{"status": "ERROR", "message": msg})
+	}))
+	defer ts.Close()
+	client, err := sendblue.New(ts.URL, c, ts.Client(), sendblue.WithSecrets(long, stored))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := sendblue.NewConfig()
+	_ = cfg.SetWebhooks(sendblue.Outbound, []sendblue.Webhook{{URL: "https://o.example.com", Secret: escaped}})
+	_, err = client.Replace(context.Background(), cfg)
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, leak := range []string{long, "-and-its-tail", escaped, `hook\"secret`, `with\u003chtml`, stored} {
+		if strings.Contains(err.Error(), leak) {
+			t.Errorf("PUT error %q contains %q", err, leak)
+		}
+	}
+	_, err = client.Get(context.Background())
+	if err == nil || strings.Contains(err.Error(), stored) || strings.Contains(err.Error(), "-and-its-tail") {
+		t.Errorf("GET error %v: want the stored secret and the credential redacted", err)
+	}
+}
+
+func TestBaseURLErrorsHideUserInfoAndQuery(t *testing.T) {
+	for _, raw := range []string{
+		"https://operator:hunter2-password@api.sendblue.co",
+		"https://api.sendblue.co/?token=hunter2-password",
+		"http://api.sendblue.co/?token=hunter2-password",
+		"https://api.sendblue.co:bad/?token=hunter2-password",
+		"https://exa mple.com/?token=hunter2-password",
+		"ftp://operator:hunter2-password@api.sendblue.co",
+		"api.sendblue.co/?token=hunter2-password",
+	} {
+		_, err := sendblue.ValidateBaseURL(raw)
+		if err == nil {
+			t.Errorf("ValidateBaseURL(%q) accepted it", raw)
+			continue
+		}
+		if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "operator:") {
+			t.Errorf("ValidateBaseURL(%q) = %q: leaks the user info or the query", raw, err)
+		}
+	}
+}
+
+func TestReplaceRefusesABodyOverTheLimitAnd413IsTyped(t *testing.T) {
+	emu, _, c := newEmulator(t)
+	big := sendblue.NewConfig()
+	var hooks []sendblue.Webhook
+	for i := 0; len(hooks)*1024 < sendblue.MaxRequestBytes+4096; i++ {
+		hooks = append(hooks, sendblue.Webhook{URL: fmt.Sprintf("https://h%d.example.com/%s", i, strings.Repeat("p", 1024))})
+	}
+	if err := big.SetWebhooks(sendblue.Receive, hooks); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := big.Size(); err != nil || n <= sendblue.MaxRequestBytes {
+		t.Fatalf("Size() = %d, %v: want more than %d", n, err, sendblue.MaxRequestBytes)
+	}
+	emu.ResetRequests(keyID)
+	_, err := c.Replace(context.Background(), big)
+	var tooLarge *sendblue.TooLargeError
+	if !errors.As(err, &tooLarge) || tooLarge.StatusCode != 0 || tooLarge.Limit != sendblue.MaxRequestBytes {
+		t.Fatalf("got %v, want a *TooLargeError before any request", err)
+	}
+	if n := emu.Requests(keyID)["PUT"]; n != 0 {
+		t.Errorf("%d PUT requests were sent, want 0", n)
+	}
+
+	emu.InjectFault(sendbluetest.Fault{Method: "PUT", Status: 413, Message: "Payload Too Large"})
+	_, err = c.Replace(context.Background(), sendblue.NewConfig())
+	if !errors.As(err, &tooLarge) || tooLarge.StatusCode != 413 {
+		t.Fatalf("got %v, want a *TooLargeError with status 413", err)
+	}
+	if sendblue.StatusCode(err) != 413 {
+		t.Errorf("StatusCode = %d, want 413", sendblue.StatusCode(err))
 	}
 }

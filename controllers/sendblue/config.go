@@ -204,6 +204,13 @@ func ParseConfig(data []byte) (*Config, error) {
 // exactly as it was read.
 func (c *Config) MarshalJSON() ([]byte, error) { return c.obj.MarshalJSON() }
 
+// Size returns the length in bytes of the PUT request body that would write
+// the configuration (compare it with MaxRequestBytes).
+func (c *Config) Size() (int, error) {
+	b, err := c.MarshalJSON()
+	return len(b) + len(`{"webhooks":}`), err
+}
+
 // Clone returns a deep copy.
 func (c *Config) Clone() *Config { return &Config{obj: c.obj.Clone()} }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 	"unicode"
@@ -90,6 +91,25 @@ func (e *ProtocolError) Error() string {
 	return fmt.Sprintf("sendblue: %s: HTTP %d: %s", e.Op, e.StatusCode, e.Reason)
 }
 
+// TooLargeError: the configuration is too large to write. StatusCode is
+// 413 when Sendblue refused it, 0 when the client refused to send a body
+// larger than Limit (MaxRequestBytes). Retrying the same write will not help.
+type TooLargeError struct {
+	Op         string
+	StatusCode int
+	// Size of the request body in bytes, Limit the client's cap; both zero
+	// for a 413 the client did not predict.
+	Size, Limit int
+	Message     string
+}
+
+func (e *TooLargeError) Error() string {
+	if e.StatusCode == 0 {
+		return fmt.Sprintf("sendblue: %s: not sent: the body would be %d bytes, more than the limit of %d", e.Op, e.Size, e.Limit)
+	}
+	return statusText(e.Op, e.StatusCode, e.Message)
+}
+
 // StatusCode returns the HTTP status carried by err, or 0 if no answer was
 // read. Useful for metrics.
 func StatusCode(err error) int {
@@ -99,8 +119,11 @@ func StatusCode(err error) int {
 		r *RateLimitedError
 		s *ServerError
 		p *ProtocolError
+		l *TooLargeError
 	)
 	switch {
+	case errors.As(err, &l):
+		return l.StatusCode
 	case errors.As(err, &u):
 		return u.StatusCode
 	case errors.As(err, &b):
@@ -157,14 +180,44 @@ func errorMessage(body []byte) string {
 }
 
 // redactor removes secrets from text that came from the server, which may
-// echo what it was sent.
+// echo what it was sent (often inside a JSON document, so escaped) or what it
+// stores.
 type redactor []string
 
-func (r redactor) clean(s string) string {
-	for _, secret := range r {
-		if secret != "" {
-			s = strings.ReplaceAll(s, secret, "[REDACTED]")
+// forms returns every non-empty secret with its JSON-escaped forms (HTML
+// escaping on and off), longest first, so that a secret that is a prefix of
+// another never leaves the longer one's tail behind.
+func (r redactor) forms() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(s string) {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
 		}
+	}
+	for _, secret := range r {
+		if secret == "" {
+			continue
+		}
+		add(secret)
+		for _, html := range []bool{true, false} {
+			var b strings.Builder
+			enc := json.NewEncoder(&b)
+			enc.SetEscapeHTML(html)
+			if enc.Encode(secret) == nil {
+				quoted := strings.TrimSuffix(b.String(), "\n")
+				add(quoted[1 : len(quoted)-1])
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
+}
+
+func (r redactor) clean(s string) string {
+	for _, form := range r.forms() {
+		s = strings.ReplaceAll(s, form, "[REDACTED]")
 	}
 	s = strings.Map(func(c rune) rune {
 		if unicode.IsPrint(c) {
