@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -398,9 +399,69 @@ func TestInvalidSpecsAreRejectedWithTheFieldNamed(t *testing.T) {
 	}{
 		{"an http URL", func(s *v1.SendblueWebhookSet) { s.Spec.Webhooks.Receive = hooks("http://insecure.example.com") },
 			[]string{"spec.webhooks.receive[0].url", "https://"}},
-		{"a URL longer than 2048", func(s *v1.SendblueWebhookSet) {
-			s.Spec.Webhooks.Outbound = hooks("https://x.example.com/" + strings.Repeat("a", 2048))
-		}, []string{"spec.webhooks.outbound[0].url", "2048"}},
+		{"a URL longer than 1024", func(s *v1.SendblueWebhookSet) {
+			s.Spec.Webhooks.Outbound = hooks("https://x.example.com/" + strings.Repeat("a", 1024))
+		}, []string{"spec.webhooks.outbound[0].url", "1024"}},
+		{"user info in a URL", func(s *v1.SendblueWebhookSet) {
+			s.Spec.Webhooks.Receive = hooks("https://user:pass@r.example.com/hook")
+		},
+			[]string{"spec.webhooks.receive[0].url", "user info"}},
+		{"an IPv4 literal", func(s *v1.SendblueWebhookSet) { s.Spec.Webhooks.Receive = hooks("https://203.0.113.7/hook") },
+			[]string{"spec.webhooks.receive[0].url", "public DNS name"}},
+		{"the metadata address", func(s *v1.SendblueWebhookSet) { s.Spec.Webhooks.CallLog = hooks("https://169.254.169.254/latest") },
+			[]string{"spec.webhooks.callLog[0].url", "public DNS name"}},
+		{"an IPv6 literal", func(s *v1.SendblueWebhookSet) { s.Spec.Webhooks.Receive = hooks("https://[2001:db8::1]/hook") },
+			[]string{"spec.webhooks.receive[0].url", "public DNS name"}},
+		{"localhost", func(s *v1.SendblueWebhookSet) { s.Spec.Webhooks.Receive = hooks("https://localhost/hook") },
+			[]string{"spec.webhooks.receive[0].url", "public DNS name"}},
+		{"a cluster-internal service", func(s *v1.SendblueWebhookSet) {
+			s.Spec.Webhooks.Receive = hooks("https://api.default.svc.cluster.local/hook")
+		}, []string{"spec.webhooks.receive[0].url", "reachable from the internet"}},
+		{"a .svc name", func(s *v1.SendblueWebhookSet) { s.Spec.Webhooks.Receive = hooks("https://api.default.svc/hook") },
+			[]string{"spec.webhooks.receive[0].url", "reachable from the internet"}},
+		{"an uppercase host", func(s *v1.SendblueWebhookSet) { s.Spec.Webhooks.Receive = hooks("https://App.Example.com/hook") },
+			[]string{"spec.webhooks.receive[0].url", "lowercase"}},
+		{"port 0", func(s *v1.SendblueWebhookSet) { s.Spec.Webhooks.Receive = hooks("https://r.example.com:0/hook") },
+			[]string{"spec.webhooks.receive[0].url", "port"}},
+		{"port 99999", func(s *v1.SendblueWebhookSet) { s.Spec.Webhooks.Receive = hooks("https://r.example.com:99999/hook") },
+			[]string{"spec.webhooks.receive[0].url", "port"}},
+		{"a trailing space", func(s *v1.SendblueWebhookSet) { s.Spec.Webhooks.Receive = hooks("https://r.example.com/hook ") },
+			[]string{"spec.webhooks.receive[0].url", "spaces"}},
+		{"a fragment", func(s *v1.SendblueWebhookSet) { s.Spec.Webhooks.Receive = hooks("https://r.example.com/hook#x") },
+			[]string{"spec.webhooks.receive[0].url", "fragment"}},
+		{"URLs that differ only by a trailing slash", func(s *v1.SendblueWebhookSet) {
+			s.Spec.Webhooks.Outbound = hooks("https://d.example.com/hook", "https://d.example.com/hook/")
+		}, []string{"spec.webhooks.outbound", "once per event type"}},
+		{"more than 10 webhooks of one type", func(s *v1.SendblueWebhookSet) {
+			var urls []string
+			for i := 0; i < 11; i++ {
+				urls = append(urls, fmt.Sprintf("https://h%d.example.com", i))
+			}
+			s.Spec.Webhooks.Receive = hooks(urls...)
+		}, []string{"spec.webhooks.receive", "10"}},
+		{"more than 20 webhooks in all", func(s *v1.SendblueWebhookSet) {
+			for i := 0; i < 7; i++ {
+				u := fmt.Sprintf("https://h%d.example.com", i)
+				s.Spec.Webhooks.Receive = append(s.Spec.Webhooks.Receive, hooks(u)...)
+				s.Spec.Webhooks.Outbound = append(s.Spec.Webhooks.Outbound, hooks(u)...)
+				s.Spec.Webhooks.CallLog = append(s.Spec.Webhooks.CallLog, hooks(u)...)
+			}
+		}, []string{"spec.webhooks", "at most 20"}},
+		{"a phone number too short for E.164", func(s *v1.SendblueWebhookSet) {
+			s.Spec.Webhooks.Receive = []v1.Webhook{{URL: "https://r.example.com", SendblueNumbers: []string{"+12"}}}
+		}, []string{"spec.webhooks.receive[0].sendblueNumbers[0]"}},
+		{"a Secret name with a path", func(s *v1.SendblueWebhookSet) { s.Spec.CredentialsRef.Name = "../kube-system/x" },
+			[]string{"spec.credentialsRef.name", "name of a Secret"}},
+		{"a Secret name in uppercase", func(s *v1.SendblueWebhookSet) {
+			s.Spec.Webhooks.Receive = []v1.Webhook{{URL: "https://r.example.com", SecretRef: &v1.SecretKeyReference{Name: "Creds", Key: "k"}}}
+		}, []string{"spec.webhooks.receive[0].secretRef.name", "name of a Secret"}},
+		{"a Secret key with a slash", func(s *v1.SendblueWebhookSet) {
+			s.Spec.GlobalSecretRef = &v1.SecretKeyReference{Name: "s", Key: "a/b"}
+		}, []string{"spec.globalSecretRef.key", "Secret data key"}},
+		{"a credentials key with a slash", func(s *v1.SendblueWebhookSet) { s.Spec.CredentialsRef.APIKeyIDKey = "a/b" },
+			[]string{"spec.credentialsRef.apiKeyIdKey", "Secret data key"}},
+		{"an interval of a million hours", func(s *v1.SendblueWebhookSet) { s.Spec.Interval = d("1000000h") },
+			[]string{"spec.interval", "at most 24h"}},
 		{"a duplicate URL in one type", func(s *v1.SendblueWebhookSet) {
 			s.Spec.Webhooks.CallLog = hooks("https://d.example.com", "https://d.example.com")
 		}, []string{"spec.webhooks.callLog[1]", "Duplicate value"}},
@@ -440,11 +501,11 @@ func TestInvalidSpecsAreRejectedWithTheFieldNamed(t *testing.T) {
 	}
 	// And a valid one with every field is accepted.
 	ok := newSet(ns.Name, "good", "creds", v1.PolicyExclusive, v1.Webhooks{
-		Receive:     []v1.Webhook{{URL: "https://r.example.com/path?q=1", SecretRef: &v1.SecretKeyReference{Name: "s", Key: "k"}, SendblueNumbers: []string{"+15122164639"}}},
-		CallLog:     hooks("https://c.example.com"),
-		InboundCall: hooks("https://i.example.com"),
+		Receive:     []v1.Webhook{{URL: "https://r.example.com/path?q=1&email=a@b.example", SecretRef: &v1.SecretKeyReference{Name: "s.hooks-1", Key: "k_1.A-z"}, SendblueNumbers: []string{"+15122164639"}}},
+		CallLog:     hooks("https://c.example.com:8443/x/", "https://c.example.com/x/y"),
+		InboundCall: hooks("https://i.xn--p1ai"),
 	})
-	ok.Spec.Interval = d("30s")
+	ok.Spec.Interval = d("24h")
 	ok.Spec.GlobalSecretRef = &v1.SecretKeyReference{Name: "s", Key: "g"}
 	if err := testClient.Create(context.Background(), ok); err != nil {
 		t.Errorf("a valid set was refused: %v", err)

@@ -65,17 +65,17 @@ func countWebhooks(w *v1.Webhooks) int32 {
 
 // secretNames lists every Secret a set references (for the watch index).
 func secretNames(s *v1.SendblueWebhookSet) []string {
-	names := []string{s.Spec.CredentialsRef.Name}
+	names := []string{string(s.Spec.CredentialsRef.Name)}
 	for _, t := range wireTypes(&s.Spec.Webhooks) {
 		for _, h := range t.Hooks {
 			if h.SecretRef != nil {
-				names = append(names, h.SecretRef.Name)
+				names = append(names, string(h.SecretRef.Name))
 			}
 		}
 	}
 	for _, r := range []*v1.SecretKeyReference{s.Spec.GlobalSecretRef, s.Spec.LegacySecretRef} {
 		if r != nil {
-			names = append(names, r.Name)
+			names = append(names, string(r.Name))
 		}
 	}
 	sort.Strings(names)
@@ -122,18 +122,18 @@ func (r *secretReader) value(ctx context.Context, namespace, name, key, reason, 
 // credentials resolves only the account of a set.
 func (r *secretReader) credentials(ctx context.Context, s *v1.SendblueWebhookSet) (sendblue.Credentials, error) {
 	ref := s.Spec.CredentialsRef
-	idKey, secretKey := ref.APIKeyIDKey, ref.APISecretKeyKey
+	idKey, secretKey := string(ref.APIKeyIDKey), string(ref.APISecretKeyKey)
 	if idKey == "" {
 		idKey = "apiKeyId"
 	}
 	if secretKey == "" {
 		secretKey = "apiSecretKey"
 	}
-	id, err := r.value(ctx, s.Namespace, ref.Name, idKey, ReasonCredentialsNotFound, "spec.credentialsRef")
+	id, err := r.value(ctx, s.Namespace, string(ref.Name), idKey, ReasonCredentialsNotFound, "spec.credentialsRef")
 	if err != nil {
 		return sendblue.Credentials{}, err
 	}
-	sk, err := r.value(ctx, s.Namespace, ref.Name, secretKey, ReasonCredentialsNotFound, "spec.credentialsRef")
+	sk, err := r.value(ctx, s.Namespace, string(ref.Name), secretKey, ReasonCredentialsNotFound, "spec.credentialsRef")
 	if err != nil {
 		return sendblue.Credentials{}, err
 	}
@@ -181,10 +181,10 @@ func (r *secretReader) resolve(ctx context.Context, s *v1.SendblueWebhookSet, de
 	if !deleting {
 		for _, t := range wireTypes(&s.Spec.Webhooks) {
 			for i, hk := range t.Hooks {
-				d := DesiredWebhook{Type: t.Type, URL: hk.URL, Numbers: slices.Clone(hk.SendblueNumbers)}
+				d := DesiredWebhook{Type: t.Type, URL: string(hk.URL), Numbers: slices.Clone(hk.SendblueNumbers)}
 				if hk.SecretRef != nil {
 					field := fmt.Sprintf("spec.webhooks[%s][%d].secretRef", t.Type, i)
-					if d.Secret, err = r.value(ctx, s.Namespace, hk.SecretRef.Name, hk.SecretRef.Key, ReasonSecretNotFound, field); err != nil {
+					if d.Secret, err = r.value(ctx, s.Namespace, string(hk.SecretRef.Name), string(hk.SecretRef.Key), ReasonSecretNotFound, field); err != nil {
 						return nil, err
 					}
 				}
@@ -200,7 +200,7 @@ func (r *secretReader) resolve(ctx context.Context, s *v1.SendblueWebhookSet, de
 			if ref.ref == nil {
 				continue
 			}
-			v, err := r.value(ctx, s.Namespace, ref.ref.Name, ref.ref.Key, ReasonSecretNotFound, ref.field)
+			v, err := r.value(ctx, s.Namespace, string(ref.ref.Name), string(ref.ref.Key), ReasonSecretNotFound, ref.field)
 			if err != nil {
 				return nil, err
 			}

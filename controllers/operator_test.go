@@ -198,7 +198,7 @@ func mustCreate(t *testing.T, o client.Object) {
 func newSet(ns, name, creds string, policy v1.Policy, w v1.Webhooks) *v1.SendblueWebhookSet {
 	return &v1.SendblueWebhookSet{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec:       v1.SendblueWebhookSetSpec{CredentialsRef: v1.CredentialsReference{Name: creds}, Policy: policy, Webhooks: w},
+		Spec:       v1.SendblueWebhookSetSpec{CredentialsRef: v1.CredentialsReference{Name: v1.SecretName(creds)}, Policy: policy, Webhooks: w},
 	}
 }
 
@@ -308,7 +308,7 @@ func update(t *testing.T, ns, name string, change func(*v1.SendblueWebhookSet)) 
 func hooks(urls ...string) []v1.Webhook {
 	var out []v1.Webhook
 	for _, u := range urls {
-		out = append(out, v1.Webhook{URL: u})
+		out = append(out, v1.Webhook{URL: v1.WebhookURL(u)})
 	}
 	return out
 }

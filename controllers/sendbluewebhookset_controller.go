@@ -270,7 +270,7 @@ func frozen(s *v1.SendblueWebhookSet) SetInput {
 	in := SetInput{ID: s.Namespace + "/" + s.Name, Created: s.CreationTimestamp.Time, Policy: s.Spec.Policy, Suspended: true, Applied: s.Status.Applied}
 	for _, t := range wireTypes(&s.Spec.Webhooks) {
 		for _, h := range t.Hooks {
-			in.Webhooks = append(in.Webhooks, DesiredWebhook{Type: t.Type, URL: h.URL})
+			in.Webhooks = append(in.Webhooks, DesiredWebhook{Type: t.Type, URL: string(h.URL)})
 		}
 	}
 	return in

@@ -33,142 +33,140 @@ const (
 	DeletionPolicyOrphan DeletionPolicy = "Orphan"
 )
 
+// SecretName is the name of a Secret in the set's namespace: a DNS-1123
+// subdomain (lowercase letters, digits, '-' and '.').
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=253
+// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="must be the name of a Secret in this namespace: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
+type SecretName string
+
+// SecretDataKey is a key of a Secret's data: letters, digits, '-', '_' and '.'.
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=253
+// +kubebuilder:validation:XValidation:rule="self.matches('^[-._a-zA-Z0-9]+$')",message="must be a Secret data key: letters, digits, '-', '_' and '.'"
+type SecretDataKey string
+
 // CredentialsReference names the Secret, in the set's namespace, that holds
 // the Sendblue API credentials of the account.
 type CredentialsReference struct {
-	// Name of the Secret in the same namespace as the SendblueWebhookSet.
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=253
-	Name string `json:"name"`
+	// name of the Secret in the same namespace as the SendblueWebhookSet.
+	Name SecretName `json:"name"`
 
-	// APIKeyIDKey is the key in the Secret that holds the API key id (sent
+	// apiKeyIdKey is the key in the Secret that holds the API key id (sent
 	// as the sb-api-key-id header).
 	// +kubebuilder:default=apiKeyId
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=253
 	// +optional
-	APIKeyIDKey string `json:"apiKeyIdKey,omitempty"`
+	APIKeyIDKey SecretDataKey `json:"apiKeyIdKey,omitempty"`
 
-	// APISecretKeyKey is the key in the Secret that holds the API secret key
+	// apiSecretKeyKey is the key in the Secret that holds the API secret key
 	// (sent as the sb-api-secret-key header).
 	// +kubebuilder:default=apiSecretKey
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=253
 	// +optional
-	APISecretKeyKey string `json:"apiSecretKeyKey,omitempty"`
+	APISecretKeyKey SecretDataKey `json:"apiSecretKeyKey,omitempty"`
 }
 
 // SecretKeyReference selects one key of a Secret in the set's namespace.
 type SecretKeyReference struct {
-	// Name of the Secret in the same namespace as the SendblueWebhookSet.
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=253
-	Name string `json:"name"`
+	// name of the Secret in the same namespace as the SendblueWebhookSet.
+	Name SecretName `json:"name"`
 
-	// Key in the Secret whose value is used.
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=253
-	Key string `json:"key"`
+	// key in the Secret whose value is used.
+	Key SecretDataKey `json:"key"`
 }
+
+// WebhookURL is where Sendblue delivers events: an absolute https:// URL of a
+// public DNS host (Sendblue calls it from the internet), at most 1024
+// characters, with no user info, fragment, whitespace or control character.
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=1024
+// +kubebuilder:validation:XValidation:rule="self.startsWith('https://') && isURL(self)",message="must be an absolute https:// URL (Sendblue only calls HTTPS webhooks)"
+// +kubebuilder:validation:XValidation:rule="!self.contains(' ')",message="must not contain spaces (a trailing space?)"
+// +kubebuilder:validation:XValidation:rule="!self.matches('^https://[^/?#]*@')",message="must not carry user info (user:password@): Sendblue would store and show it; put credentials in a secretRef"
+// +kubebuilder:validation:XValidation:rule="!self.contains('#')",message="must not have a fragment (#...)"
+// +kubebuilder:validation:XValidation:rule="self.matches('^https://([a-z0-9]([-a-z0-9]*[a-z0-9])?[.])+[a-z]([-a-z0-9]*[a-z0-9])?(:[0-9]+)?([/?].*)?$')",message="host must be a public DNS name in lowercase: no IP address, no single-label name"
+// +kubebuilder:validation:XValidation:rule="!self.matches('^https://([^/?#]*[.])?(localhost|local|localdomain|internal|intranet|lan|svc|arpa|invalid|test|onion)(:[0-9]*)?([/?#].*)?$')",message="host must be reachable from the internet: not localhost or a local, internal, cluster (.svc, .cluster.local) or reserved name"
+// +kubebuilder:validation:XValidation:rule="!self.matches('^https://[^/?#]*:') || self.matches('^https://[^/?#:]+:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])([/?].*)?$')",message="port must be between 1 and 65535"
+type WebhookURL string
 
 // Webhook is one endpoint Sendblue calls for an event type.
 type Webhook struct {
-	// URL Sendblue delivers the event to. HTTPS only, at most 2048
-	// characters, unique within its event type.
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:XValidation:rule="self.startsWith('https://') && isURL(self) && url(self).getHostname() != ''",message="url must be an absolute https:// URL (Sendblue only calls HTTPS webhooks)"
-	URL string `json:"url"`
+	// url Sendblue delivers the event to. Unique within its event type,
+	// ignoring a trailing slash.
+	URL WebhookURL `json:"url"`
 
-	// SecretRef selects the webhook's secret. Sendblue sends it to the
+	// secretRef selects the webhook's secret. Sendblue sends it to the
 	// receiver in the sb-signing-secret header. Not allowed on contactCreated.
 	// +optional
 	SecretRef *SecretKeyReference `json:"secretRef,omitempty"`
 
-	// SendblueNumbers restricts a receive webhook to messages received by
-	// these Sendblue lines, in E.164 form (+15122164639). Only allowed on
-	// receive; empty means every line.
+	// sendblueNumbers restricts a receive webhook to messages received by
+	// these Sendblue lines, in E.164 form (+15122164639: 7 to 15 digits).
+	// Only allowed on receive; empty means every line.
 	// +kubebuilder:validation:MaxItems=100
-	// +kubebuilder:validation:items:Pattern=`^\+[1-9][0-9]{1,14}$`
+	// +kubebuilder:validation:items:Pattern=`^\+[1-9][0-9]{6,14}$`
 	// +listType=set
 	// +optional
 	SendblueNumbers []string `json:"sendblueNumbers,omitempty"`
 }
 
-// Webhooks holds one optional list per Sendblue event type.
+// ReceiveWebhookList is the receive webhooks: at most 10, each URL once (a
+// trailing slash does not make another URL).
+// +listType=map
+// +listMapKey=url
+// +kubebuilder:validation:MaxItems=10
+// +kubebuilder:validation:XValidation:rule="self.all(x, self.exists_one(y, (y.url.endsWith('/') ? y.url.substring(0, size(y.url) - 1) : y.url) == (x.url.endsWith('/') ? x.url.substring(0, size(x.url) - 1) : x.url)))",message="each url may appear once per event type (a trailing slash does not make another URL)"
+type ReceiveWebhookList []Webhook
+
+// WebhookList is the webhooks of an event type other than receive: at most
+// 10, each URL once, without sendblueNumbers.
+// +listType=map
+// +listMapKey=url
+// +kubebuilder:validation:MaxItems=10
+// +kubebuilder:validation:XValidation:rule="self.all(x, self.exists_one(y, (y.url.endsWith('/') ? y.url.substring(0, size(y.url) - 1) : y.url) == (x.url.endsWith('/') ? x.url.substring(0, size(x.url) - 1) : x.url)))",message="each url may appear once per event type (a trailing slash does not make another URL)"
+// +kubebuilder:validation:XValidation:rule="self.all(w, !has(w.sendblueNumbers))",message="sendblueNumbers is only allowed on receive webhooks"
+type WebhookList []Webhook
+
+// Webhooks holds one optional list per Sendblue event type; at most 20
+// webhooks in all.
+// +kubebuilder:validation:XValidation:rule="[has(self.receive) ? size(self.receive) : 0, has(self.outbound) ? size(self.outbound) : 0, has(self.callLog) ? size(self.callLog) : 0, has(self.lineBlocked) ? size(self.lineBlocked) : 0, has(self.lineAssigned) ? size(self.lineAssigned) : 0, has(self.contactCreated) ? size(self.contactCreated) : 0, has(self.typingIndicator) ? size(self.typingIndicator) : 0, has(self.inboundCall) ? size(self.inboundCall) : 0, has(self.contactProfile) ? size(self.contactProfile) : 0].sum() <= 20",message="at most 20 webhooks per set in all; split them over several sets"
 type Webhooks struct {
-	// Receive: an inbound message was received.
-	// +listType=map
-	// +listMapKey=url
-	// +kubebuilder:validation:MaxItems=50
+	// receive: an inbound message was received.
 	// +optional
-	Receive []Webhook `json:"receive,omitempty"`
+	Receive ReceiveWebhookList `json:"receive,omitempty"`
 
-	// Outbound: the status of an outbound message changed.
-	// +listType=map
-	// +listMapKey=url
-	// +kubebuilder:validation:MaxItems=50
-	// +kubebuilder:validation:XValidation:rule="self.all(w, !has(w.sendblueNumbers))",message="sendblueNumbers is only allowed on receive webhooks"
+	// outbound: the status of an outbound message changed.
 	// +optional
-	Outbound []Webhook `json:"outbound,omitempty"`
+	Outbound WebhookList `json:"outbound,omitempty"`
 
-	// CallLog: a call log was recorded (call_log).
-	// +listType=map
-	// +listMapKey=url
-	// +kubebuilder:validation:MaxItems=50
-	// +kubebuilder:validation:XValidation:rule="self.all(w, !has(w.sendblueNumbers))",message="sendblueNumbers is only allowed on receive webhooks"
+	// callLog: a call log was recorded (call_log).
 	// +optional
-	CallLog []Webhook `json:"callLog,omitempty"`
+	CallLog WebhookList `json:"callLog,omitempty"`
 
-	// LineBlocked: a line was blocked (line_blocked).
-	// +listType=map
-	// +listMapKey=url
-	// +kubebuilder:validation:MaxItems=50
-	// +kubebuilder:validation:XValidation:rule="self.all(w, !has(w.sendblueNumbers))",message="sendblueNumbers is only allowed on receive webhooks"
+	// lineBlocked: a line was blocked (line_blocked).
 	// +optional
-	LineBlocked []Webhook `json:"lineBlocked,omitempty"`
+	LineBlocked WebhookList `json:"lineBlocked,omitempty"`
 
-	// LineAssigned: a line was assigned (line_assigned).
-	// +listType=map
-	// +listMapKey=url
-	// +kubebuilder:validation:MaxItems=50
-	// +kubebuilder:validation:XValidation:rule="self.all(w, !has(w.sendblueNumbers))",message="sendblueNumbers is only allowed on receive webhooks"
+	// lineAssigned: a line was assigned (line_assigned).
 	// +optional
-	LineAssigned []Webhook `json:"lineAssigned,omitempty"`
+	LineAssigned WebhookList `json:"lineAssigned,omitempty"`
 
-	// ContactCreated: a contact was created (contact_created). URL only:
+	// contactCreated: a contact was created (contact_created). URL only:
 	// Sendblue documents no secret for this type.
-	// +listType=map
-	// +listMapKey=url
-	// +kubebuilder:validation:MaxItems=50
-	// +kubebuilder:validation:XValidation:rule="self.all(w, !has(w.sendblueNumbers))",message="sendblueNumbers is only allowed on receive webhooks"
 	// +kubebuilder:validation:XValidation:rule="self.all(w, !has(w.secretRef))",message="secretRef is not allowed on contactCreated webhooks (Sendblue takes URL strings only for contact_created)"
 	// +optional
-	ContactCreated []Webhook `json:"contactCreated,omitempty"`
+	ContactCreated WebhookList `json:"contactCreated,omitempty"`
 
-	// TypingIndicator: a contact is typing (typing_indicator).
-	// +listType=map
-	// +listMapKey=url
-	// +kubebuilder:validation:MaxItems=50
-	// +kubebuilder:validation:XValidation:rule="self.all(w, !has(w.sendblueNumbers))",message="sendblueNumbers is only allowed on receive webhooks"
+	// typingIndicator: a contact is typing (typing_indicator).
 	// +optional
-	TypingIndicator []Webhook `json:"typingIndicator,omitempty"`
+	TypingIndicator WebhookList `json:"typingIndicator,omitempty"`
 
-	// InboundCall: a call came in (inbound_call).
-	// +listType=map
-	// +listMapKey=url
-	// +kubebuilder:validation:MaxItems=50
-	// +kubebuilder:validation:XValidation:rule="self.all(w, !has(w.sendblueNumbers))",message="sendblueNumbers is only allowed on receive webhooks"
+	// inboundCall: a call came in (inbound_call).
 	// +optional
-	InboundCall []Webhook `json:"inboundCall,omitempty"`
+	InboundCall WebhookList `json:"inboundCall,omitempty"`
 
-	// ContactProfile: a contact's profile changed (contact_profile).
-	// +listType=map
-	// +listMapKey=url
-	// +kubebuilder:validation:MaxItems=50
-	// +kubebuilder:validation:XValidation:rule="self.all(w, !has(w.sendblueNumbers))",message="sendblueNumbers is only allowed on receive webhooks"
+	// contactProfile: a contact's profile changed (contact_profile).
 	// +optional
-	ContactProfile []Webhook `json:"contactProfile,omitempty"`
+	ContactProfile WebhookList `json:"contactProfile,omitempty"`
 }
 
 // SendblueWebhookSetSpec declares webhooks of one Sendblue account.
@@ -210,12 +208,13 @@ type SendblueWebhookSetSpec struct {
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
 
-	// Interval is how often the account is read again to detect changes
-	// made outside the operator (drift). At least 30s.
+	// interval is how often the account is read again to detect changes
+	// made outside the operator (drift). From 30s to 24h.
 	// +kubebuilder:default="5m"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('30s')",message="interval must be at least 30s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('24h')",message="interval must be at most 24h"
 	// +optional
 	Interval *metav1.Duration `json:"interval,omitempty"`
 }

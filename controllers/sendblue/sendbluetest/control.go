@@ -12,6 +12,7 @@ import (
 // emulator program listens on loopback only.
 //
 //	POST   /_emulator/accounts                  {"keyId","secretKey","webhooks"?}
+//	POST   /_emulator/accounts/{keyID}/keys      {"keyId","secretKey"}: another key of the account
 //	GET    /_emulator/accounts/{keyID}/webhooks  the stored configuration
 //	PUT    /_emulator/accounts/{keyID}/webhooks  overwrite it (any JSON object)
 //	GET    /_emulator/accounts/{keyID}/requests  {"GET":n,"PUT":n,"POST":n,"DELETE":n}
@@ -20,6 +21,21 @@ import (
 //	DELETE /_emulator/faults                     drop every queued fault
 func (s *Server) routeControl(mux *http.ServeMux) {
 	mux.HandleFunc("POST /_emulator/accounts", s.controlAddAccount)
+	mux.HandleFunc("POST /_emulator/accounts/{keyID}/keys", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			KeyID     string `json:"keyId"`
+			SecretKey string `json:"secretKey"`
+		}
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequestBytes)).Decode(&req); err != nil {
+			writeError(w, http.StatusBadRequest, "body must be {\"keyId\",\"secretKey\"}")
+			return
+		}
+		if err := s.AddKey(r.PathValue("keyID"), req.KeyID, req.SecretKey); err != nil {
+			controlResult(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+	})
 	mux.HandleFunc("GET /_emulator/accounts/{keyID}/webhooks", func(w http.ResponseWriter, r *http.Request) {
 		cfg, err := s.Webhooks(r.PathValue("keyID"))
 		if err != nil {

@@ -69,27 +69,39 @@ type Fault struct {
 	RetryAfter string `json:"retryAfter,omitempty"`
 	// Malformed answers 200 with a body that is not JSON.
 	Malformed bool `json:"malformed,omitempty"`
+	// Body answers 200 with this body instead of the real answer: a GET
+	// that lies, such as {"status":"OK","webhooks":{}}. Nothing is stored.
+	Body string `json:"body,omitempty"`
+	// DropWrite answers a PUT, POST or DELETE with 200 and the configuration
+	// as stored, without storing anything: a write that does not persist.
+	DropWrite bool `json:"dropWrite,omitempty"`
 }
 
+// account is one Sendblue account; several API keys may reach it.
 type account struct {
+	webhooks wirejson.Object
+}
+
+// apiKey is one credential pair and the account it reaches.
+type apiKey struct {
 	secretKey string
-	webhooks  wirejson.Object
+	account   *account
 	requests  map[string]int
 }
 
 // Server is the emulator. Use it as an http.Handler (httptest.NewServer).
 type Server struct {
-	mu       sync.Mutex
-	accounts map[string]*account // by key id
-	faults   []Fault
-	closed   chan struct{}
-	once     sync.Once
-	mux      *http.ServeMux
+	mu     sync.Mutex
+	keys   map[string]*apiKey // by key id
+	faults []Fault
+	closed chan struct{}
+	once   sync.Once
+	mux    *http.ServeMux
 }
 
 // NewServer returns an emulator with no accounts.
 func NewServer() *Server {
-	s := &Server{accounts: map[string]*account{}, closed: make(chan struct{})}
+	s := &Server{keys: map[string]*apiKey{}, closed: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc(Path, s.serveAPI)
 	mux.HandleFunc(V2Path, s.serveAPI)
@@ -116,14 +128,52 @@ func (s *Server) AddAccount(keyID, secretKey string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.accounts[keyID]; ok {
+	if _, ok := s.keys[keyID]; ok {
 		return fmt.Errorf("sendbluetest: account %q exists", keyID)
 	}
 	var cfg wirejson.Object
-	for _, t := range []string{"receive", "call_log", "line_blocked", "line_assigned", "outbound", "contact_created"} {
+	for _, t := range OriginalTypes {
 		cfg.Set(t, json.RawMessage("[]"))
 	}
-	s.accounts[keyID] = &account{secretKey: secretKey, webhooks: cfg, requests: map[string]int{}}
+	s.keys[keyID] = &apiKey{secretKey: secretKey, account: &account{webhooks: cfg}, requests: map[string]int{}}
+	return nil
+}
+
+// OriginalTypes are the event types Sendblue lists, as empty lists when they
+// have no webhook, in every account's configuration.
+var OriginalTypes = []string{"receive", "call_log", "line_blocked", "line_assigned", "outbound", "contact_created"}
+
+// AddKey gives the account reached by existingKeyID another API key, as a
+// second key created in the Sendblue dashboard would.
+func (s *Server) AddKey(existingKeyID, keyID, secretKey string) error {
+	if keyID == "" || secretKey == "" {
+		return errors.New("sendbluetest: a key needs an id and a secret")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	existing, ok := s.keys[existingKeyID]
+	if !ok {
+		return ErrNoAccount
+	}
+	if _, ok := s.keys[keyID]; ok {
+		return fmt.Errorf("sendbluetest: key %q exists", keyID)
+	}
+	s.keys[keyID] = &apiKey{secretKey: secretKey, account: existing.account, requests: map[string]int{}}
+	return nil
+}
+
+// RotateSecret replaces the secret key of keyID (the old one stops working).
+func (s *Server) RotateSecret(keyID, secretKey string) error {
+	if secretKey == "" {
+		return errors.New("sendbluetest: a key needs a secret")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.keys[keyID]
+	if !ok {
+		return ErrNoAccount
+	}
+	k.secretKey = secretKey
 	return nil
 }
 
@@ -131,11 +181,11 @@ func (s *Server) AddAccount(keyID, secretKey string) error {
 func (s *Server) Webhooks(keyID string) (json.RawMessage, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a, ok := s.accounts[keyID]
+	k, ok := s.keys[keyID]
 	if !ok {
 		return nil, ErrNoAccount
 	}
-	return a.webhooks.MarshalJSON()
+	return k.account.webhooks.MarshalJSON()
 }
 
 // SetWebhooks overwrites the account's configuration with any JSON object,
@@ -147,11 +197,37 @@ func (s *Server) SetWebhooks(keyID string, cfg json.RawMessage) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a, ok := s.accounts[keyID]
+	k, ok := s.keys[keyID]
 	if !ok {
 		return ErrNoAccount
 	}
-	a.webhooks = obj
+	k.account.webhooks = obj
+	return nil
+}
+
+// EditWebhooks changes the account's configuration atomically with edit, as
+// a person in the dashboard would: edit receives the stored configuration
+// and returns the new one (any JSON object, unvalidated).
+func (s *Server) EditWebhooks(keyID string, edit func(json.RawMessage) (json.RawMessage, error)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.keys[keyID]
+	if !ok {
+		return ErrNoAccount
+	}
+	cur, err := k.account.webhooks.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	next, err := edit(cur)
+	if err != nil {
+		return err
+	}
+	obj, err := wirejson.ParseObject(next)
+	if err != nil {
+		return fmt.Errorf("sendbluetest: configuration: %w", err)
+	}
+	k.account.webhooks = obj
 	return nil
 }
 
@@ -161,20 +237,20 @@ func (s *Server) Requests(keyID string) map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := map[string]int{http.MethodGet: 0, http.MethodPut: 0, http.MethodPost: 0, http.MethodDelete: 0}
-	if a, ok := s.accounts[keyID]; ok {
-		for m, n := range a.requests {
+	if k, ok := s.keys[keyID]; ok {
+		for m, n := range k.requests {
 			out[m] = n
 		}
 	}
 	return out
 }
 
-// ResetRequests zeroes the account's request counters.
+// ResetRequests zeroes the key's request counters.
 func (s *Server) ResetRequests(keyID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if a, ok := s.accounts[keyID]; ok {
-		a.requests = map[string]int{}
+	if k, ok := s.keys[keyID]; ok {
+		k.requests = map[string]int{}
 	}
 }
 
@@ -215,9 +291,9 @@ func (s *Server) takeFault(keyID, method string) (Fault, bool) {
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	keyID := r.Header.Get("sb-api-key-id")
 	s.mu.Lock()
-	acct := s.accounts[keyID]
-	if acct != nil {
-		acct.requests[r.Method]++
+	key := s.keys[keyID]
+	if key != nil {
+		key.requests[r.Method]++
 	}
 	fault, faulted := s.takeFault(keyID, r.Method)
 	s.mu.Unlock()
@@ -225,26 +301,31 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if faulted && s.applyFault(w, r, fault) {
 		return
 	}
-	if acct == nil || r.Header.Get("sb-api-secret-key") != acct.secretKey {
+	if key == nil || r.Header.Get("sb-api-secret-key") != key.secretKey {
 		writeError(w, http.StatusUnauthorized, "Unauthorized")
 		return
 	}
+	acct := key.account
 	switch r.Method {
 	case http.MethodGet:
-		s.handleGet(w, keyID)
+		s.handleGet(w, acct)
 	case http.MethodPut, http.MethodPost, http.MethodDelete:
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBytes))
 		if err != nil {
 			writeError(w, http.StatusRequestEntityTooLarge, "Request body too large")
 			return
 		}
+		if faulted && fault.DropWrite {
+			s.handleGet(w, acct)
+			return
+		}
 		switch r.Method {
 		case http.MethodPut:
-			s.handlePut(w, keyID, body)
+			s.handlePut(w, acct, body)
 		case http.MethodPost:
-			s.handlePost(w, keyID, body)
+			s.handlePost(w, acct, body)
 		default:
-			s.handleDelete(w, keyID, body)
+			s.handleDelete(w, acct, body)
 		}
 	default:
 		w.Header().Set("Allow", "GET, PUT, POST, DELETE")
@@ -276,6 +357,9 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault) boo
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"status":"OK","webhooks":{"receive":[`)
 		return true
+	case f.Body != "":
+		writeRaw(w, http.StatusOK, f.Body)
+		return true
 	case f.Status != 0:
 		if f.RetryAfter != "" {
 			w.Header().Set("Retry-After", f.RetryAfter)
@@ -297,12 +381,14 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault) boo
 	return false
 }
 
-func (s *Server) handleGet(w http.ResponseWriter, keyID string) {
-	cfg, _ := s.Webhooks(keyID)
+func (s *Server) handleGet(w http.ResponseWriter, acct *account) {
+	s.mu.Lock()
+	cfg, _ := acct.webhooks.MarshalJSON()
+	s.mu.Unlock()
 	writeRaw(w, http.StatusOK, `{"status":"OK","webhooks":`+string(cfg)+`}`)
 }
 
-func (s *Server) handlePut(w http.ResponseWriter, keyID string, body []byte) {
+func (s *Server) handlePut(w http.ResponseWriter, acct *account, body []byte) {
 	root, err := wirejson.ParseObject(body)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "Request body must be a JSON object")
@@ -323,7 +409,7 @@ func (s *Server) handlePut(w http.ResponseWriter, keyID string, body []byte) {
 		return
 	}
 	s.mu.Lock()
-	s.accounts[keyID].webhooks = cfg
+	acct.webhooks = cfg
 	stored, _ := cfg.MarshalJSON()
 	s.mu.Unlock()
 	writeRaw(w, http.StatusOK, `{"status":"OK","message":"Webhooks updated successfully","webhooks":`+string(stored)+`}`)
@@ -354,7 +440,7 @@ func decodeList(body []byte) (listRequest, string, error) {
 	return req, t, nil
 }
 
-func (s *Server) handlePost(w http.ResponseWriter, keyID string, body []byte) {
+func (s *Server) handlePost(w http.ResponseWriter, a *account, body []byte) {
 	req, t, err := decodeList(body)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
@@ -368,7 +454,6 @@ func (s *Server) handlePost(w http.ResponseWriter, keyID string, body []byte) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := s.accounts[keyID]
 	entries, err := storedEntries(a.webhooks, t)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
@@ -382,7 +467,7 @@ func (s *Server) handlePost(w http.ResponseWriter, keyID string, body []byte) {
 	writeRaw(w, http.StatusOK, `{"status":"OK","message":"Webhooks added successfully","webhooks":`+string(stored)+`}`)
 }
 
-func (s *Server) handleDelete(w http.ResponseWriter, keyID string, body []byte) {
+func (s *Server) handleDelete(w http.ResponseWriter, a *account, body []byte) {
 	req, t, err := decodeList(body)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
@@ -399,7 +484,6 @@ func (s *Server) handleDelete(w http.ResponseWriter, keyID string, body []byte) 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := s.accounts[keyID]
 	entries, err := storedEntries(a.webhooks, t)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())

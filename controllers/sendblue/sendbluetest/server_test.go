@@ -186,6 +186,39 @@ func TestControlSurface(t *testing.T) {
 	}
 }
 
+func TestSeveralKeysReachOneAccount(t *testing.T) {
+	emu, ts := start(t)
+	if got := call(t, ts, "POST", "/_emulator/accounts/"+keyID+"/keys", `{"keyId":"second-key","secretKey":"second-secret"}`, nil); got.status != 201 {
+		t.Fatalf("add key: %d %s", got.status, got.body)
+	}
+	second := map[string]string{"sb-api-key-id": "second-key", "sb-api-secret-key": "second-secret"}
+	if got := call(t, ts, "PUT", sendbluetest.Path, `{"webhooks":{"receive":["https://via-second.example.com"]}}`, second); got.status != 200 {
+		t.Fatalf("PUT with the second key: %d %s", got.status, got.body)
+	}
+	if got := call(t, ts, "GET", sendbluetest.Path, "", nil); !strings.Contains(got.body, "via-second") {
+		t.Errorf("the first key reads %s, want what the second wrote", got.body)
+	}
+	if err := emu.RotateSecret("second-key", "rotated"); err != nil {
+		t.Fatal(err)
+	}
+	if got := call(t, ts, "GET", sendbluetest.Path, "", second); got.status != 401 {
+		t.Errorf("the old secret after a rotation: %d, want 401", got.status)
+	}
+	second["sb-api-secret-key"] = "rotated"
+	if got := call(t, ts, "GET", sendbluetest.Path, "", second); got.status != 200 {
+		t.Errorf("the rotated secret: %d, want 200", got.status)
+	}
+	if err := emu.AddKey("nobody", "k", "s"); err == nil {
+		t.Error("AddKey to an unknown account succeeded")
+	}
+	err := emu.EditWebhooks(keyID, func(cur json.RawMessage) (json.RawMessage, error) {
+		return json.RawMessage(strings.Replace(string(cur), `"receive":[`, `"receive":["https://edited.example.com",`, 1)), nil
+	})
+	if got, _ := emu.Webhooks("second-key"); err != nil || !strings.Contains(string(got), `"receive":["https://edited.example.com","https://via-second.example.com"]`) {
+		t.Errorf("after EditWebhooks (%v): %s", err, got)
+	}
+}
+
 func TestFaults(t *testing.T) {
 	t.Run("the next N matching requests fail, then the API answers again", func(t *testing.T) {
 		_, ts := start(t)
@@ -245,6 +278,29 @@ func TestFaults(t *testing.T) {
 		_, err := ts.Client().Do(req)
 		if err == nil || ctx.Err() == nil {
 			t.Fatalf("got err=%v before the client's deadline, want the request held", err)
+		}
+	})
+	t.Run("body answers 200 with a lie and stores nothing", func(t *testing.T) {
+		emu, ts := start(t)
+		before, _ := emu.Webhooks(keyID)
+		call(t, ts, "POST", "/_emulator/faults", `{"method":"GET","body":"{\"status\":\"OK\",\"webhooks\":{}}"}`, nil)
+		if got := call(t, ts, "GET", sendbluetest.Path, "", nil); got.status != 200 || got.body != `{"status":"OK","webhooks":{}}` {
+			t.Errorf("got %d %s, want 200 and the fault's body", got.status, got.body)
+		}
+		if got := call(t, ts, "GET", sendbluetest.Path, "", nil); !strings.Contains(got.body, string(before)) {
+			t.Errorf("the next GET %s does not serve the stored configuration %s", got.body, before)
+		}
+	})
+	t.Run("dropWrite answers 200 with the stored configuration and stores nothing", func(t *testing.T) {
+		emu, ts := start(t)
+		before, _ := emu.Webhooks(keyID)
+		emu.InjectFault(sendbluetest.Fault{Method: "PUT", DropWrite: true})
+		got := call(t, ts, "PUT", sendbluetest.Path, `{"webhooks":{"receive":["https://new.example.com"]}}`, nil)
+		if got.status != 200 || !strings.Contains(got.body, string(before)) {
+			t.Errorf("got %d %s, want 200 echoing the unchanged %s", got.status, got.body, before)
+		}
+		if after, _ := emu.Webhooks(keyID); string(after) != string(before) {
+			t.Errorf("stored %s, want it unchanged (%s)", after, before)
 		}
 	})
 	t.Run("bad fault requests are refused", func(t *testing.T) {
