@@ -21,7 +21,16 @@ const (
 	ReasonAPIError            = "APIError"
 	ReasonSuspended           = "Suspended"
 	ReasonDriftDetected       = "DriftDetected"
+	ReasonIncompleteRead      = "IncompleteRead"
+	ReasonWriteMismatch       = "WriteMismatch"
+	ReasonAccountTooLarge     = "AccountTooLarge"
+	ReasonAccountChanged      = "AccountChanged"
+	ReasonSecretNotAllowed    = "SecretNotAllowed"
 )
+
+// AnnotationAcceptAccount, set to the account id a set's credentials now
+// reach, accepts that the set moves to that account.
+const AnnotationAcceptAccount = "sendblue.webhooks.dev/accept-account"
 
 // Event reasons besides the failure reasons above (sent as Warnings).
 const (

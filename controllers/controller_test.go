@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -28,8 +27,8 @@ func TestMergeAddsDeclaredWebhooksAndKeepsEverythingElse(t *testing.T) {
 	ns := op.ns[0]
 	op.account(t, ns, "creds", "key-merge-0001")
 	// Someone else's webhook, a type invented next year, and a legacy secret.
-	if err := op.emu.SetWebhooks("key-merge-0001", json.RawMessage(
-		`{"receive":["https://foreign.example.com/r"],"next_year":[{"url":"https://n.example.com","x":1}],"secret":"legacy"}`)); err != nil {
+	if err := op.emu.SetWebhooks("key-merge-0001", full("receive", `["https://foreign.example.com/r"]`,
+		"next_year", `[{"url":"https://n.example.com","x":1}]`, "secret", `"legacy"`)); err != nil {
 		t.Fatal(err)
 	}
 	hookSecret := secretValue("whsec-receive-1")
@@ -42,7 +41,7 @@ func TestMergeAddsDeclaredWebhooksAndKeepsEverythingElse(t *testing.T) {
 
 	got := waitReason(t, ns, "app", ReasonSynced)
 	op.waitStored(t, "key-merge-0001", `{"receive":["https://foreign.example.com/r",{"url":"https://app.example.com/r","secret":"whsec-receive-1","sendblue_numbers":["+15122164639"]}],`+
-		`"next_year":[{"url":"https://n.example.com","x":1}],"secret":"legacy","contact_created":["https://app.example.com/c"]}`)
+		`"call_log":[],"line_blocked":[],"line_assigned":[],"outbound":[],"contact_created":["https://app.example.com/c"],"next_year":[{"url":"https://n.example.com","x":1}],"secret":"legacy"}`)
 
 	if got.Spec.Policy != v1.PolicyMerge || got.Spec.DeletionPolicy != v1.DeletionPolicyDelete || got.Spec.Interval.Duration != 5*time.Minute {
 		t.Errorf("defaults: policy %q deletionPolicy %q interval %v", got.Spec.Policy, got.Spec.DeletionPolicy, got.Spec.Interval)
@@ -65,7 +64,7 @@ func TestMergeAddsDeclaredWebhooksAndKeepsEverythingElse(t *testing.T) {
 	// nothing else.
 	update(t, ns, "app", func(s *v1.SendblueWebhookSet) { s.Spec.Webhooks.ContactCreated = nil })
 	op.waitStored(t, "key-merge-0001", `{"receive":["https://foreign.example.com/r",{"url":"https://app.example.com/r","secret":"whsec-receive-1","sendblue_numbers":["+15122164639"]}],`+
-		`"next_year":[{"url":"https://n.example.com","x":1}],"secret":"legacy","contact_created":[]}`)
+		`"call_log":[],"line_blocked":[],"line_assigned":[],"outbound":[],"contact_created":[],"next_year":[{"url":"https://n.example.com","x":1}],"secret":"legacy"}`)
 }
 
 func controllerutilContains(list []string, s string) bool {
@@ -149,19 +148,19 @@ func TestDriftIsCorrectedOrReported(t *testing.T) {
 	}
 
 	// Someone edits the accounts in the dashboard.
-	dashboard := json.RawMessage(`{"receive":["https://dashboard.example.com"]}`)
+	dashboard := full("receive", `["https://dashboard.example.com"]`)
 	for _, k := range []string{"key-drift-merge", "key-drift-excl"} {
 		if err := op.emu.SetWebhooks(k, dashboard); err != nil {
 			t.Fatal(err)
 		}
 	}
-	op.waitStored(t, "key-drift-merge", `{"receive":["https://dashboard.example.com","https://m.example.com"]}`)
-	op.waitStored(t, "key-drift-excl", `{"receive":["https://e.example.com"]}`)
+	op.waitStored(t, "key-drift-merge", `{"receive":["https://dashboard.example.com","https://m.example.com"]`+`,"call_log":[],"line_blocked":[],"line_assigned":[],"outbound":[],"contact_created":[]}`)
+	op.waitStored(t, "key-drift-excl", `{"receive":["https://e.example.com"]`+`,"call_log":[],"line_blocked":[],"line_assigned":[],"outbound":[],"contact_created":[]}`)
 	waitEvent(t, ns, "merge", EventDriftCorrected)
 	waitEvent(t, ns, "excl", EventDriftCorrected)
 
 	// Observe reports, and turns Ready when the account matches.
-	if err := op.emu.SetWebhooks("key-drift-obs", json.RawMessage(`{"receive":["https://o.example.com"]}`)); err != nil {
+	if err := op.emu.SetWebhooks("key-drift-obs", full("receive", `["https://o.example.com"]`)); err != nil {
 		t.Fatal(err)
 	}
 	waitReason(t, ns, "obs", ReasonSynced)

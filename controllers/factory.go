@@ -14,8 +14,9 @@ type SendblueAPI interface {
 	Replace(ctx context.Context, cfg *sendblue.Config) (*sendblue.Config, error)
 }
 
-// ClientFactory returns a client for one account's credentials.
-type ClientFactory func(creds sendblue.Credentials) (SendblueAPI, error)
+// ClientFactory returns a client for one account's credentials. known are
+// secret values the account may store, kept out of the client's errors.
+type ClientFactory func(creds sendblue.Credentials, known []string) (SendblueAPI, error)
 
 // NewClientFactory returns a factory of real clients for baseURL and path,
 // sharing one instrumented HTTP client (connections are pooled across
@@ -26,7 +27,7 @@ func NewClientFactory(baseURL, path string, timeout time.Duration, m *Metrics) (
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	hc := &http.Client{Transport: m.instrument(transport)}
-	return func(creds sendblue.Credentials) (SendblueAPI, error) {
-		return sendblue.New(baseURL, creds, hc, sendblue.WithPath(path), sendblue.WithTimeout(timeout))
+	return func(creds sendblue.Credentials, known []string) (SendblueAPI, error) {
+		return sendblue.New(baseURL, creds, hc, sendblue.WithPath(path), sendblue.WithTimeout(timeout), sendblue.WithSecrets(known...))
 	}, nil
 }

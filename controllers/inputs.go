@@ -8,9 +8,14 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/sendblue-operator/sendblue-operator/api/v1alpha1"
@@ -26,6 +31,12 @@ type inputError struct {
 
 func (e *inputError) Error() string { return e.Message }
 
+// stalls reports whether the problem needs a change from the user (rather
+// than a Secret that may still appear).
+func (e *inputError) stalls() bool {
+	return e.Reason == ReasonInvalidSpec || e.Reason == ReasonSecretNotAllowed
+}
+
 // resolved is a set with its Secrets read.
 type resolved struct {
 	set   *v1.SendblueWebhookSet
@@ -33,21 +44,22 @@ type resolved struct {
 	// account identifies the account by key id and secret key together, so
 	// that a wrong secret with a known key id is a different "account".
 	account string
-	input   SetInput
+	// pin is the account's stable, non-secret identity (see accountPin).
+	pin   string
+	input SetInput
 	// fingerprint changes whenever anything the plan reads from this set
 	// changes, secret values included (hashed, never shown).
 	fingerprint string
 }
 
-// wireTypes maps the spec's lists to Sendblue event types.
-func wireTypes(w *v1.Webhooks) []struct {
+type typedHooks struct {
 	Type  sendblue.EventType
 	Hooks []v1.Webhook
-} {
-	return []struct {
-		Type  sendblue.EventType
-		Hooks []v1.Webhook
-	}{
+}
+
+// wireTypes maps the spec's lists to Sendblue event types.
+func wireTypes(w *v1.Webhooks) []typedHooks {
+	return []typedHooks{
 		{sendblue.Receive, w.Receive}, {sendblue.Outbound, w.Outbound}, {sendblue.CallLog, w.CallLog},
 		{sendblue.LineBlocked, w.LineBlocked}, {sendblue.LineAssigned, w.LineAssigned},
 		{sendblue.ContactCreated, w.ContactCreated}, {sendblue.TypingIndicator, w.TypingIndicator},
@@ -61,6 +73,24 @@ func countWebhooks(w *v1.Webhooks) int32 {
 		n += int32(len(t.Hooks))
 	}
 	return n
+}
+
+// declaredKeys are the (type, url) pairs a set declares, with the account's
+// secrets as pseudo types, read from its spec alone (no Secret needed).
+func declaredKeys(s *v1.SendblueWebhookSet) []entryKey {
+	var out []entryKey
+	for _, t := range wireTypes(&s.Spec.Webhooks) {
+		for _, h := range t.Hooks {
+			out = append(out, entryKey{string(t.Type), string(h.URL)})
+		}
+	}
+	if s.Spec.GlobalSecretRef != nil {
+		out = append(out, entryKey{Type: globalSecretType})
+	}
+	if s.Spec.LegacySecretRef != nil {
+		out = append(out, entryKey{Type: legacySecretType})
+	}
+	return out
 }
 
 // secretNames lists every Secret a set references (for the watch index).
@@ -82,41 +112,93 @@ func secretNames(s *v1.SendblueWebhookSet) []string {
 	return slices.Compact(names)
 }
 
+// valueKind says where a value goes, which decides what it may contain.
+type valueKind int
+
+const (
+	// credential values travel in HTTP headers to the Sendblue API.
+	credential valueKind = iota
+	// webhookSecret values are stored on the account and sent by Sendblue to
+	// the webhook's URL: any URL a tenant can write.
+	webhookSecret
+)
+
 // secretReader reads Secrets on demand (uncached: the operator never holds
 // every Secret of the cluster in memory) and remembers them for one sync.
 type secretReader struct {
 	reader client.Reader
-	seen   map[client.ObjectKey]*corev1.Secret
+	// selector, when set, must match every Secret a webhook secret is read
+	// from: the opt-in guard against sending any Secret of the namespace to
+	// a URL of the tenant's choosing.
+	selector labels.Selector
+	seen     map[client.ObjectKey]*corev1.Secret
 }
 
-func newSecretReader(r client.Reader) *secretReader {
-	return &secretReader{reader: r, seen: map[client.ObjectKey]*corev1.Secret{}}
+func newSecretReader(r client.Reader, selector labels.Selector) *secretReader {
+	return &secretReader{reader: r, selector: selector, seen: map[client.ObjectKey]*corev1.Secret{}}
 }
 
-func (r *secretReader) value(ctx context.Context, namespace, name, key, reason, what string) (string, error) {
-	k := client.ObjectKey{Namespace: namespace, Name: name}
-	s, ok := r.seen[k]
-	if !ok {
-		s = &corev1.Secret{}
-		if err := r.reader.Get(ctx, k, s); err != nil {
-			if apierrors.IsNotFound(err) {
-				return "", &inputError{reason, fmt.Sprintf("%s: Secret %s/%s not found", what, namespace, name)}
-			}
-			return "", fmt.Errorf("reading Secret %s/%s: %w", namespace, name, err)
+// get reads a Secret. The context's logger is replaced by one that logs
+// nothing: client-go logs response bodies, a Secret's data among them, at
+// high verbosity.
+func (r *secretReader) get(ctx context.Context, k client.ObjectKey) (*corev1.Secret, error) {
+	if s, ok := r.seen[k]; ok {
+		return s, nil
+	}
+	s := &corev1.Secret{}
+	if err := r.reader.Get(logr.NewContext(ctx, logr.Discard()), k, s); err != nil {
+		return nil, err
+	}
+	r.seen[k] = s
+	return s, nil
+}
+
+func (r *secretReader) value(ctx context.Context, namespace, name, key, missing, field string, kind valueKind) (string, error) {
+	where := fmt.Sprintf("Secret %s/%s", namespace, name)
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+		return "", &inputError{ReasonInvalidSpec, fmt.Sprintf("%s: %q is not a Secret name", field, name)}
+	}
+	s, err := r.get(ctx, client.ObjectKey{Namespace: namespace, Name: name})
+	if err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", &inputError{missing, fmt.Sprintf("%s: %s not found", field, where)}
 		}
-		r.seen[k] = s
+		return "", fmt.Errorf("reading %s: %w", where, err)
+	}
+	if s.Type == corev1.SecretTypeServiceAccountToken {
+		return "", &inputError{ReasonSecretNotAllowed, fmt.Sprintf("%s: %s holds a service account token, which is never sent anywhere", field, where)}
+	}
+	if kind == webhookSecret && r.selector != nil && !r.selector.Matches(labels.Set(s.Labels)) {
+		return "", &inputError{ReasonSecretNotAllowed, fmt.Sprintf("%s: %s does not match the operator's --webhook-secret-selector %q; label it if its value may be sent to this webhook", field, where, r.selector.String())}
 	}
 	v, ok := s.Data[key]
 	if !ok {
-		return "", &inputError{reason, fmt.Sprintf("%s: Secret %s/%s has no key %q", what, namespace, name, key)}
+		return "", &inputError{missing, fmt.Sprintf("%s: %s has no key %q", field, where, key)}
 	}
-	if len(v) == 0 || strings.TrimSpace(string(v)) == "" {
-		return "", &inputError{ReasonInvalidSpec, fmt.Sprintf("%s: key %q of Secret %s/%s is empty", what, key, namespace, name)}
-	}
-	if strings.ContainsAny(string(v), "\r\n") {
-		return "", &inputError{ReasonInvalidSpec, fmt.Sprintf("%s: key %q of Secret %s/%s contains a line break (a trailing newline from echo?)", what, key, namespace, name)}
+	if problem := valueProblem(v, kind); problem != "" {
+		return "", &inputError{ReasonInvalidSpec, fmt.Sprintf("%s: key %q of %s %s", field, key, where, problem)}
 	}
 	return string(v), nil
+}
+
+// valueProblem says why a value cannot be used, or "" if it can. It never
+// repeats the value.
+func valueProblem(v []byte, kind valueKind) string {
+	switch {
+	case len(v) == 0 || strings.TrimSpace(string(v)) == "":
+		return "is empty"
+	case strings.ContainsAny(string(v), "\r\n"):
+		return "contains a line break (a trailing newline from echo?)"
+	case !utf8.Valid(v):
+		return "is not valid UTF-8 (JSON would change it, so the account would never match)"
+	case strings.IndexFunc(string(v), unicode.IsControl) >= 0:
+		return "contains a control character"
+	case strings.TrimSpace(string(v)) != string(v):
+		return "has leading or trailing whitespace (HTTP strips it, so the value would not reach Sendblue as written)"
+	case kind == credential && strings.IndexFunc(string(v), func(r rune) bool { return r > unicode.MaxASCII }) >= 0:
+		return "contains a character outside ASCII (Sendblue API keys are ASCII)"
+	}
+	return ""
 }
 
 // credentials resolves only the account of a set.
@@ -129,24 +211,34 @@ func (r *secretReader) credentials(ctx context.Context, s *v1.SendblueWebhookSet
 	if secretKey == "" {
 		secretKey = "apiSecretKey"
 	}
-	id, err := r.value(ctx, s.Namespace, string(ref.Name), idKey, ReasonCredentialsNotFound, "spec.credentialsRef")
+	id, err := r.value(ctx, s.Namespace, string(ref.Name), idKey, ReasonCredentialsNotFound, "spec.credentialsRef", credential)
 	if err != nil {
 		return sendblue.Credentials{}, err
 	}
-	sk, err := r.value(ctx, s.Namespace, string(ref.Name), secretKey, ReasonCredentialsNotFound, "spec.credentialsRef")
+	sk, err := r.value(ctx, s.Namespace, string(ref.Name), secretKey, ReasonCredentialsNotFound, "spec.credentialsRef", credential)
 	if err != nil {
 		return sendblue.Credentials{}, err
 	}
 	return sendblue.Credentials{KeyID: id, SecretKey: sk}, nil
 }
 
+// accountID groups sets by the credentials they use: key id and secret key.
 func accountID(c sendblue.Credentials) string {
 	h := sha256.Sum256([]byte(c.KeyID + "\x00" + c.SecretKey))
 	return hex.EncodeToString(h[:])
 }
 
-// accountLabel is the non-secret label shown in status: the key id's last
-// four characters.
+// accountPin is the account's stable, non-secret identity shown in
+// status.accountID: a hash of the key id alone, so that rotating the secret
+// key of the same key id does not move a set, and two key ids that share
+// their last characters never look alike.
+func accountPin(c sendblue.Credentials) string {
+	h := sha256.Sum256([]byte("sendblue-operator/account\x00" + c.KeyID))
+	return hex.EncodeToString(h[:8])
+}
+
+// accountLabel is the short label shown in status.account: the key id's last
+// four characters. Display only: accountPin identifies the account.
 func accountLabel(c sendblue.Credentials) string {
 	if len(c.KeyID) <= 4 {
 		return "…"
@@ -155,6 +247,7 @@ func accountLabel(c sendblue.Credentials) string {
 }
 
 // resolve reads every Secret a set references and builds its plan input.
+// applied is the set's ownership record on this account (see ownership).
 func (r *secretReader) resolve(ctx context.Context, s *v1.SendblueWebhookSet, deleting bool) (*resolved, error) {
 	creds, err := r.credentials(ctx, s)
 	if err != nil {
@@ -166,12 +259,6 @@ func (r *secretReader) resolve(ctx context.Context, s *v1.SendblueWebhookSet, de
 		Policy:    s.Spec.Policy,
 		Deleting:  deleting,
 		Suspended: s.Spec.Suspend && !deleting,
-		Applied:   slices.Clone(s.Status.Applied),
-	}
-	if s.Status.Account != "" && s.Status.Account != accountLabel(creds) {
-		// The set now points at another account: what it applied was applied
-		// elsewhere. When in doubt, leave it: own nothing here yet.
-		in.Applied = nil
 	}
 	if in.Policy == "" {
 		in.Policy = v1.PolicyMerge
@@ -179,34 +266,64 @@ func (r *secretReader) resolve(ctx context.Context, s *v1.SendblueWebhookSet, de
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%d\x00%v\x00%v\x00%s\x00", accountID(creds), s.Generation, deleting, s.Spec.Suspend, s.UID)
 	if !deleting {
-		for _, t := range wireTypes(&s.Spec.Webhooks) {
-			for i, hk := range t.Hooks {
-				d := DesiredWebhook{Type: t.Type, URL: string(hk.URL), Numbers: slices.Clone(hk.SendblueNumbers)}
-				if hk.SecretRef != nil {
-					field := fmt.Sprintf("spec.webhooks[%s][%d].secretRef", t.Type, i)
-					if d.Secret, err = r.value(ctx, s.Namespace, string(hk.SecretRef.Name), string(hk.SecretRef.Key), ReasonSecretNotFound, field); err != nil {
-						return nil, err
-					}
-				}
-				fmt.Fprintf(h, "%s\x00%s\x00%s\x00%v\x00", d.Type, d.URL, d.Secret, d.Numbers)
-				in.Webhooks = append(in.Webhooks, d)
-			}
-		}
-		for _, ref := range []struct {
-			ref   *v1.SecretKeyReference
-			field string
-			dst   **string
-		}{{s.Spec.GlobalSecretRef, "spec.globalSecretRef", &in.GlobalSecret}, {s.Spec.LegacySecretRef, "spec.legacySecretRef", &in.LegacySecret}} {
-			if ref.ref == nil {
-				continue
-			}
-			v, err := r.value(ctx, s.Namespace, string(ref.ref.Name), string(ref.ref.Key), ReasonSecretNotFound, ref.field)
-			if err != nil {
-				return nil, err
-			}
-			*ref.dst = &v
-			fmt.Fprintf(h, "%s\x00%s\x00", ref.field, v)
+		if err := r.declared(ctx, s, &in, h); err != nil {
+			return nil, err
 		}
 	}
-	return &resolved{set: s, creds: creds, account: accountID(creds), input: in, fingerprint: hex.EncodeToString(h.Sum(nil))}, nil
+	return &resolved{set: s, creds: creds, account: accountID(creds), pin: accountPin(creds), input: in, fingerprint: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// declared reads the set's webhook, global and legacy secrets into in and
+// into the fingerprint h.
+func (r *secretReader) declared(ctx context.Context, s *v1.SendblueWebhookSet, in *SetInput, h interface{ Write([]byte) (int, error) }) error {
+	for _, t := range wireTypes(&s.Spec.Webhooks) {
+		for i, hk := range t.Hooks {
+			d := DesiredWebhook{Type: t.Type, URL: string(hk.URL), Numbers: slices.Clone(hk.SendblueNumbers)}
+			if hk.SecretRef != nil {
+				field := fmt.Sprintf("spec.webhooks[%s][%d].secretRef", t.Type, i)
+				v, err := r.value(ctx, s.Namespace, string(hk.SecretRef.Name), string(hk.SecretRef.Key), ReasonSecretNotFound, field, webhookSecret)
+				if err != nil {
+					return err
+				}
+				d.Secret = v
+			}
+			fmt.Fprintf(h, "%s\x00%s\x00%s\x00%v\x00", d.Type, d.URL, d.Secret, d.Numbers)
+			in.Webhooks = append(in.Webhooks, d)
+		}
+	}
+	for _, ref := range []struct {
+		ref   *v1.SecretKeyReference
+		field string
+		dst   **string
+	}{{s.Spec.GlobalSecretRef, "spec.globalSecretRef", &in.GlobalSecret}, {s.Spec.LegacySecretRef, "spec.legacySecretRef", &in.LegacySecret}} {
+		if ref.ref == nil {
+			continue
+		}
+		v, err := r.value(ctx, s.Namespace, string(ref.ref.Name), string(ref.ref.Key), ReasonSecretNotFound, ref.field, webhookSecret)
+		if err != nil {
+			return err
+		}
+		*ref.dst = &v
+		fmt.Fprintf(h, "%s\x00%s\x00", ref.field, v)
+	}
+	return nil
+}
+
+// secrets lists the secret values of the inputs, to keep them out of the
+// Sendblue client's errors.
+func secretsOf(inputs []SetInput) []string {
+	var out []string
+	for _, in := range inputs {
+		for _, w := range in.Webhooks {
+			if w.Secret != "" {
+				out = append(out, w.Secret)
+			}
+		}
+		for _, v := range []*string{in.GlobalSecret, in.LegacySecret} {
+			if v != nil {
+				out = append(out, *v)
+			}
+		}
+	}
+	return out
 }

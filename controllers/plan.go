@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	sendbluev1alpha1 "github.com/sendblue-operator/sendblue-operator/api/v1alpha1"
@@ -49,15 +50,56 @@ type SetInput struct {
 	Deleting bool
 	// Suspended: the set writes nothing, but what it declares is protected
 	// from removal by other sets.
-	Suspended    bool
+	Suspended bool
+	// Frozen: the set's inputs cannot be used as they are (a Secret missing,
+	// its changes refused, its account in doubt). It writes nothing, and
+	// nothing it declares or applied is removed. Its Webhooks carry types and
+	// URLs only.
+	Frozen       bool
 	Webhooks     []DesiredWebhook
 	GlobalSecret *string
 	LegacySecret *string
-	Applied      []sendbluev1alpha1.AppliedWebhook
+	// Declares* say that a frozen set declares the account's global or legacy
+	// secret (whose value it could not read).
+	DeclaresGlobalSecret, DeclaresLegacySecret bool
+	Applied                                    []sendbluev1alpha1.AppliedWebhook
 }
 
 func (s SetInput) writes() bool {
-	return s.Policy != sendbluev1alpha1.PolicyObserve && !s.Suspended && !s.Deleting
+	return s.Policy != sendbluev1alpha1.PolicyObserve && !s.Suspended && !s.Deleting && !s.Frozen
+}
+
+// holds reports whether the set keeps what it declares on the account
+// whatever the other sets do.
+func (s SetInput) holds() bool { return s.writes() || s.Suspended || s.Frozen }
+
+func (s SetInput) declaresSecret(name string) bool {
+	if name == globalSecretType {
+		return s.GlobalSecret != nil || s.DeclaresGlobalSecret
+	}
+	return s.LegacySecret != nil || s.DeclaresLegacySecret
+}
+
+// Guard lists what no set of the account may remove although none of the
+// account's own sets declares it: what sets elsewhere in the cluster declare
+// (two keys may reach one account) or may own (a set whose account cannot
+// be told). By entry, who holds it, for messages.
+type Guard map[entryKey]Guarded
+
+// Guarded says who holds an entry, and whether only Exclusive removals are
+// blocked (a set on another account declares it) or every removal (a set
+// that may be on this account holds it).
+type Guarded struct {
+	Holder string
+	All    bool
+}
+
+// Add records that holder holds k; all blocks Merge removals too.
+func (g Guard) Add(k entryKey, holder string, all bool) {
+	cur, ok := g[k]
+	if !ok || (all && !cur.All) {
+		g[k] = Guarded{Holder: holder, All: all}
+	}
 }
 
 // SetPlan is the plan's outcome for one set.
@@ -69,6 +111,9 @@ type SetPlan struct {
 	Conflicts []string
 	// Applied is the set's ownership record once the write has succeeded.
 	Applied []sendbluev1alpha1.AppliedWebhook
+	// Kept explains what an Exclusive set left on the account because a set
+	// outside it holds it.
+	Kept []string
 }
 
 // AccountPlan is the result of planning one account.
@@ -93,10 +138,11 @@ type claim struct {
 // PlanAccount computes, without I/O, what the account must become for the
 // given sets. See the package README for the policies; in short: the oldest
 // set wins a conflicting declaration, Merge removes only what a set applied
-// and no longer declares, Exclusive removes everything no writing set
-// declares, Observe never changes the account.
-func PlanAccount(actual *sendblue.Config, inputs []SetInput) (AccountPlan, error) {
-	p := newPlanner(actual, inputs)
+// and no longer declares, Exclusive removes every webhook no set declares
+// (but never the legacy root secret), Observe never changes the account, and
+// nothing in guard is removed.
+func PlanAccount(actual *sendblue.Config, inputs []SetInput, guard Guard) (AccountPlan, error) {
+	p := newPlanner(actual, inputs, guard)
 	for _, t := range sendblue.EventTypes() {
 		if err := p.planType(t); err != nil {
 			return AccountPlan{}, err
@@ -116,12 +162,13 @@ type planner struct {
 	claims         map[entryKey]claim
 	order          []entryKey // claims in declaration order
 	global, legacy secretClaim
-	protected      map[entryKey]bool     // declared by a writing or suspended set
+	protected      map[entryKey]bool     // declared by a writing, suspended or frozen set; applied by a frozen one
 	removable      map[entryKey][]string // applied by these writing or deleting sets
 	exclusive      []string              // writing sets with policy Exclusive
+	guard          Guard
 }
 
-func newPlanner(actual *sendblue.Config, inputs []SetInput) *planner {
+func newPlanner(actual *sendblue.Config, inputs []SetInput, guard Guard) *planner {
 	sets := slices.Clone(inputs)
 	sort.SliceStable(sets, func(i, j int) bool {
 		if !sets[i].Created.Equal(sets[j].Created) {
@@ -135,6 +182,7 @@ func newPlanner(actual *sendblue.Config, inputs []SetInput) *planner {
 		plan:      AccountPlan{Desired: actual.Clone(), Sets: map[string]*SetPlan{}},
 		protected: map[entryKey]bool{},
 		removable: map[entryKey][]string{},
+		guard:     guard,
 	}
 	for _, s := range sets {
 		p.plan.Sets[s.ID] = &SetPlan{}
@@ -146,14 +194,19 @@ func newPlanner(actual *sendblue.Config, inputs []SetInput) *planner {
 		if s.writes() && s.Policy == sendbluev1alpha1.PolicyExclusive {
 			p.exclusive = append(p.exclusive, s.ID)
 		}
-		if s.writes() || s.Suspended {
+		if s.holds() {
 			for _, w := range s.Webhooks {
 				p.protected[w.key()] = true
 			}
 			for _, name := range []string{globalSecretType, legacySecretType} {
-				if secretOf(s, name) != nil {
+				if s.declaresSecret(name) {
 					p.protected[entryKey{Type: name}] = true
 				}
+			}
+		}
+		if s.Frozen {
+			for _, a := range s.Applied {
+				p.protected[entryKey{a.Type, a.URL}] = true
 			}
 		}
 		if s.writes() || s.Deleting {
@@ -171,10 +224,32 @@ func (p *planner) removalOwners(k entryKey) []string {
 	if p.protected[k] {
 		return nil
 	}
+	g, guarded := p.guard[k]
 	if owners := p.removable[k]; len(owners) > 0 {
+		if guarded && g.All {
+			p.keep(owners, k, g)
+			return nil
+		}
 		return owners
 	}
+	if k.Type == legacySecretType {
+		return nil // Exclusive leaves the v2-era root secret alone
+	}
+	if guarded && len(p.exclusive) > 0 {
+		p.keep(p.exclusive, k, g)
+		return nil
+	}
 	return p.exclusive
+}
+
+// keep notes, for the sets that would have removed k, why it stays.
+func (p *planner) keep(ids []string, k entryKey, g Guarded) {
+	note := strings.TrimSpace(k.Type+" "+k.URL) + " (held by " + g.Holder + ")"
+	for _, id := range ids {
+		if sp := p.plan.Sets[id]; !slices.Contains(sp.Kept, note) {
+			sp.Kept = append(sp.Kept, note)
+		}
+	}
 }
 
 func (p *planner) record(c sendbluev1alpha1.PlannedChange, owners []string) {
@@ -269,9 +344,9 @@ func (p *planner) recordOwnership() {
 			sp.Changes = observe(p.plan.Desired, s)
 			sp.Applied = nil
 		case s.writes():
-			sp.Applied = ownership(s, p.claims, p.global, p.legacy)
-		default: // suspended keeps its record; deleting gives it up
-			if s.Suspended {
+			sp.Applied = ownedAfterWrite(s, p.claims, p.global, p.legacy)
+		default: // suspended and frozen keep their record; deleting gives it up
+			if s.Suspended || s.Frozen {
 				sp.Applied = slices.Clone(s.Applied)
 			}
 		}
@@ -357,9 +432,9 @@ func secretOf(s SetInput, name string) *string {
 	return s.LegacySecret
 }
 
-// ownership is what a writing set owns after the write: every declaration
+// ownedAfterWrite is what a writing set owns after the write: every declaration
 // that is the winning one.
-func ownership(s SetInput, claims map[entryKey]claim, global, legacy secretClaim) []sendbluev1alpha1.AppliedWebhook {
+func ownedAfterWrite(s SetInput, claims map[entryKey]claim, global, legacy secretClaim) []sendbluev1alpha1.AppliedWebhook {
 	var out []sendbluev1alpha1.AppliedWebhook
 	for _, w := range s.Webhooks {
 		if c, ok := claims[w.key()]; ok && sameDeclaration(c.hook, w) {

@@ -60,6 +60,7 @@ func TestPlanAccount(t *testing.T) {
 		want        string
 		wantChanges []v1.PlannedChange
 		wantSets    map[string]SetPlan // only the sets listed are checked
+		guard       Guard
 	}{
 		{
 			name:   "merge adds a missing webhook and leaves foreign ones alone",
@@ -201,6 +202,62 @@ func TestPlanAccount(t *testing.T) {
 			wantSets:    map[string]SetPlan{"a/gone": {Changes: []v1.PlannedChange{change(v1.ActionRemove, "receive", "https://mine.example.com"), change(v1.ActionRemove, "globalSecret", "")}}},
 		},
 		{
+			name:        "exclusive removes an undeclared globalSecret but leaves the legacy root secret",
+			actual:      `{"receive":["https://f.example.com"],"globalSecret":"g","secret":"legacy"}`,
+			sets:        []SetInput{{ID: "a/one", Created: t0, Policy: v1.PolicyExclusive}},
+			want:        `{"receive":[],"secret":"legacy"}`,
+			wantChanges: []v1.PlannedChange{change(v1.ActionRemove, "receive", "https://f.example.com"), change(v1.ActionRemove, "globalSecret", "")},
+		},
+		{
+			name:   "a merge set still removes the legacy secret it applied",
+			actual: `{"secret":"legacy"}`,
+			sets: []SetInput{{ID: "a/one", Created: t0, Policy: v1.PolicyMerge, Applied: []v1.AppliedWebhook{{Type: "secret"}}},
+				{ID: "b/all", Created: t0, Policy: v1.PolicyExclusive}},
+			want:        `{}`,
+			wantChanges: []v1.PlannedChange{change(v1.ActionRemove, "secret", "")},
+		},
+		{
+			name:   "exclusive keeps what a set on other credentials declares, and says so",
+			actual: `{"receive":["https://other-key.example.com","https://f.example.com"],"globalSecret":"g"}`,
+			sets:   []SetInput{{ID: "a/one", Created: t0, Policy: v1.PolicyExclusive}},
+			guard: Guard{entryKey{"receive", "https://other-key.example.com"}: {Holder: "b/two, which uses other credentials"},
+				entryKey{Type: "globalSecret"}: {Holder: "b/two, which uses other credentials"}},
+			want:        `{"receive":["https://other-key.example.com"],"globalSecret":"g"}`,
+			wantChanges: []v1.PlannedChange{change(v1.ActionRemove, "receive", "https://f.example.com")},
+			wantSets: map[string]SetPlan{"a/one": {
+				Changes: []v1.PlannedChange{change(v1.ActionRemove, "receive", "https://f.example.com")},
+				Kept:    []string{"receive https://other-key.example.com (held by b/two, which uses other credentials)", "globalSecret (held by b/two, which uses other credentials)"}}},
+		},
+		{
+			name:   "a merge set removes what it applied although a set on other credentials declares it",
+			actual: `{"receive":["https://mine.example.com"]}`,
+			sets:   []SetInput{{ID: "a/one", Created: t0, Policy: v1.PolicyMerge, Applied: applied("receive", "https://mine.example.com")}},
+			guard:  Guard{entryKey{"receive", "https://mine.example.com"}: {Holder: "b/two, which uses other credentials"}},
+			want:   `{"receive":[]}`, wantChanges: []v1.PlannedChange{change(v1.ActionRemove, "receive", "https://mine.example.com")},
+		},
+		{
+			name:   "no removal touches what a set whose account is unknown declares or applied",
+			actual: `{"receive":["https://mine.example.com","https://theirs.example.com"]}`,
+			sets: []SetInput{{ID: "a/one", Created: t0, Policy: v1.PolicyMerge, Applied: applied("receive", "https://mine.example.com")},
+				{ID: "a/all", Created: t0, Policy: v1.PolicyExclusive}},
+			guard: Guard{entryKey{"receive", "https://mine.example.com"}: {Holder: "c/x, whose credentials cannot be read", All: true},
+				entryKey{"receive", "https://theirs.example.com"}: {Holder: "c/x, whose credentials cannot be read", All: true}},
+			want: `{"receive":["https://mine.example.com","https://theirs.example.com"]}`,
+			wantSets: map[string]SetPlan{"a/one": {Kept: []string{"receive https://mine.example.com (held by c/x, whose credentials cannot be read)"}},
+				"a/all": {Kept: []string{"receive https://theirs.example.com (held by c/x, whose credentials cannot be read)"}}},
+		},
+		{
+			name:   "a frozen set writes nothing, and what it declares or applied stays",
+			actual: `{"receive":["https://declared.example.com","https://applied.example.com","https://f.example.com"],"globalSecret":"g"}`,
+			sets: []SetInput{{ID: "a/frozen", Created: t0, Policy: v1.PolicyMerge, Frozen: true, DeclaresGlobalSecret: true,
+				Webhooks: []DesiredWebhook{hook(sendblue.Receive, "https://declared.example.com", ""), hook(sendblue.Outbound, "https://new.example.com", "")},
+				Applied:  applied("receive", "https://applied.example.com")},
+				{ID: "b/all", Created: t0, Policy: v1.PolicyExclusive}},
+			want:        `{"receive":["https://declared.example.com","https://applied.example.com"],"globalSecret":"g"}`,
+			wantChanges: []v1.PlannedChange{change(v1.ActionRemove, "receive", "https://f.example.com")},
+			wantSets:    map[string]SetPlan{"a/frozen": {Applied: applied("receive", "https://applied.example.com")}},
+		},
+		{
 			name:   "receive numbers are part of the declaration",
 			actual: `{"receive":[{"url":"https://a.example.com","sendblue_numbers":["+15122164639"]}]}`,
 			sets: []SetInput{{ID: "a/one", Created: t0, Policy: v1.PolicyMerge,
@@ -213,7 +270,7 @@ func TestPlanAccount(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			actual := cfg(t, tc.actual)
 			before := marshal(t, actual)
-			got, err := PlanAccount(actual, tc.sets)
+			got, err := PlanAccount(actual, tc.sets, tc.guard)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -249,20 +306,42 @@ func FuzzPlanAccount(f *testing.F) {
 	f.Add([]byte{9, 0, 200, 17, 33, 4, 250, 1, 2, 3, 77, 12}, true)
 	f.Add([]byte("receive outbound secret"), false)
 	f.Fuzz(func(t *testing.T, data []byte, exclusive bool) {
-		actual, sets := genInputs(data, exclusive)
-		plan, err := PlanAccount(actual, sets)
+		actual, sets, guard := genInputs(data, exclusive)
+		plan, err := PlanAccount(actual, sets, guard)
 		if err != nil {
 			t.Fatal(err)
 		}
-		appliedBy := map[entryKey]bool{}
+		appliedBy := map[entryKey]bool{} // by a set that may remove what it applied
+		held := map[entryKey]bool{}      // declared or applied by a frozen set
 		for _, s := range sets {
 			for _, a := range s.Applied {
-				appliedBy[entryKey{a.Type, a.URL}] = true
+				if s.writes() || s.Deleting {
+					appliedBy[entryKey{a.Type, a.URL}] = true
+				}
+				if s.Frozen {
+					held[entryKey{a.Type, a.URL}] = true
+				}
+			}
+			for _, w := range s.Webhooks {
+				if s.Frozen {
+					held[w.key()] = true
+				}
 			}
 		}
 		for _, c := range plan.Changes {
-			if c.Action == v1.ActionRemove && !exclusive && !appliedBy[entryKey{c.Type, c.URL}] {
+			k := entryKey{c.Type, c.URL}
+			if c.Action != v1.ActionRemove {
+				continue
+			}
+			switch g, guarded := guard[k]; {
+			case !exclusive && !appliedBy[k]:
 				t.Fatalf("merge removed %s %s, which no set applied", c.Type, c.URL)
+			case held[k]:
+				t.Fatalf("removed %s %s, which a frozen set holds", c.Type, c.URL)
+			case guarded && (g.All || !appliedBy[k]):
+				t.Fatalf("removed %s %s, which the guard holds (%+v)", c.Type, c.URL, g)
+			case c.Type == legacySecretType && !appliedBy[k]:
+				t.Fatalf("removed the legacy secret, which no set applied")
 			}
 		}
 		for _, s := range sets {
@@ -293,7 +372,7 @@ func FuzzPlanAccount(f *testing.F) {
 		for i := range next {
 			next[i].Applied = plan.Sets[next[i].ID].Applied
 		}
-		again, err := PlanAccount(plan.Desired, next)
+		again, err := PlanAccount(plan.Desired, next, guard)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -303,10 +382,10 @@ func FuzzPlanAccount(f *testing.F) {
 	})
 }
 
-// genInputs turns fuzz bytes into an account and up to three sets drawing
-// from a small pool of types, URLs and secrets, so that overlaps, conflicts
-// and duplicates are common.
-func genInputs(data []byte, exclusive bool) (*sendblue.Config, []SetInput) {
+// genInputs turns fuzz bytes into an account, up to three sets and a guard
+// drawing from a small pool of types, URLs and secrets, so that overlaps,
+// conflicts and duplicates are common.
+func genInputs(data []byte, exclusive bool) (*sendblue.Config, []SetInput, Guard) {
 	types := []sendblue.EventType{sendblue.Receive, sendblue.Outbound, sendblue.CallLog}
 	urls := []string{"https://a.example.com", "https://b.example.com", "https://c.example.com", "https://d.example.com"}
 	secrets := []string{"", "s1", "s2"}
@@ -321,6 +400,9 @@ func genInputs(data []byte, exclusive bool) (*sendblue.Config, []SetInput) {
 	doc := map[string]any{"unknown_type": []string{"kept"}}
 	if next()%2 == 0 {
 		doc["globalSecret"] = secrets[1+next()%2]
+	}
+	if next()%3 == 0 {
+		doc["secret"] = "legacy"
 	}
 	for _, t := range types {
 		var entries []any
@@ -353,6 +435,8 @@ func genInputs(data []byte, exclusive bool) (*sendblue.Config, []SetInput) {
 			s.Suspended = true
 		case p == 3:
 			s.Deleting = true
+		case p == 4 && next()%2 == 0:
+			s.Frozen = true
 		}
 		seen := map[entryKey]bool{}
 		for n := next() % 4; n > 0; n-- {
@@ -368,12 +452,19 @@ func genInputs(data []byte, exclusive bool) (*sendblue.Config, []SetInput) {
 		if next()%3 == 0 {
 			s.GlobalSecret = strp(secrets[1+next()%2])
 		}
+		if next()%4 == 0 {
+			s.Applied = append(s.Applied, v1.AppliedWebhook{Type: legacySecretType})
+		}
 		sets = append(sets, s)
 	}
 	if exclusive && !slices.ContainsFunc(sets, func(s SetInput) bool { return s.Policy == v1.PolicyExclusive }) {
-		sets[0].Policy, sets[0].Suspended, sets[0].Deleting = v1.PolicyExclusive, false, false
+		sets[0].Policy, sets[0].Suspended, sets[0].Deleting, sets[0].Frozen = v1.PolicyExclusive, false, false, false
 	}
-	return actual, sets
+	guard := Guard{}
+	for n := next() % 3; n > 0; n-- {
+		guard.Add(entryKey{string(types[next()%len(types)]), urls[next()%len(urls)]}, "x/outside", next()%2 == 0)
+	}
+	return actual, sets, guard
 }
 
 func TestPlanMessagesNameNoSecrets(t *testing.T) {
@@ -382,7 +473,7 @@ func TestPlanMessagesNameNoSecrets(t *testing.T) {
 			Webhooks: []DesiredWebhook{hook(sendblue.Receive, "https://x.example.com", "hook-secret-1")}},
 		{ID: "b/young", Created: t0.Add(time.Second), Policy: v1.PolicyMerge, GlobalSecret: strp("top-secret-2"),
 			Webhooks: []DesiredWebhook{hook(sendblue.Receive, "https://x.example.com", "hook-secret-2")}},
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +492,7 @@ func TestObserveSeesTheAccountAsThePlanLeavesIt(t *testing.T) {
 	plan, err := PlanAccount(cfg(t, `{}`), []SetInput{
 		{ID: "a/writer", Created: t0, Policy: v1.PolicyMerge, Webhooks: []DesiredWebhook{hook(sendblue.Receive, "https://x.example.com", "s")}},
 		{ID: "a/audit", Created: t0, Policy: v1.PolicyObserve, Webhooks: []DesiredWebhook{hook(sendblue.Receive, "https://x.example.com", "s")}},
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

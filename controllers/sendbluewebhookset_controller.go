@@ -2,20 +2,22 @@ package controllers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -52,6 +54,14 @@ type Options struct {
 	UnauthorizedRetry time.Duration
 	// RateLimitRetry is the wait after a 429 without a Retry-After. Default 30s.
 	RateLimitRetry time.Duration
+	// ConfirmDelay is how long to wait before reading an account again
+	// after a read that may not be the whole account, and the least time
+	// between two reads that confirm a sudden loss of everything the
+	// operator did not write. Default 5s.
+	ConfirmDelay time.Duration
+	// WebhookSecretSelector, when set, is what every Secret referenced by
+	// secretRef, globalSecretRef or legacySecretRef must match.
+	WebhookSecretSelector labels.Selector
 }
 
 func (o Options) withDefaults() Options {
@@ -66,6 +76,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RateLimitRetry <= 0 {
 		o.RateLimitRetry = 30 * time.Second
+	}
+	if o.ConfirmDelay <= 0 {
+		o.ConfirmDelay = 5 * time.Second
 	}
 	return o
 }
@@ -90,14 +103,7 @@ type SendblueWebhookSetReconciler struct {
 
 	mu       sync.Mutex
 	accounts map[string]*accountState
-}
-
-// accountState is what the reconciler remembers of one account.
-type accountState struct {
-	mu           sync.Mutex // one sync, so at most one write, in flight per account
-	lastSync     time.Time
-	fingerprints map[types.UID]string
-	applied      map[types.UID][]v1.AppliedWebhook // fresher than the cache's status
+	owned    *ownership
 }
 
 // +kubebuilder:rbac:groups=sendblue.webhooks.dev,resources=sendbluewebhooksets,verbs=get;list;watch;update;patch
@@ -112,13 +118,14 @@ type accountState struct {
 func (r *SendblueWebhookSetReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	r.Options = r.Options.withDefaults()
 	r.accounts = map[string]*accountState{}
+	r.owned = newOwnership()
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1.SendblueWebhookSet{}, secretIndex, func(o client.Object) []string {
 		return secretNames(o.(*v1.SendblueWebhookSet))
 	}); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1.SendblueWebhookSet{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		For(&v1.SendblueWebhookSet{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.setsForSecret)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.MaxConcurrentReconciles}).
 		Named("sendbluewebhookset").
@@ -143,7 +150,7 @@ func (r *SendblueWebhookSetReconciler) account(id string) *accountState {
 	defer r.mu.Unlock()
 	a, ok := r.accounts[id]
 	if !ok {
-		a = &accountState{fingerprints: map[types.UID]string{}, applied: map[types.UID][]v1.AppliedWebhook{}}
+		a = newAccountState()
 		r.accounts[id] = a
 	}
 	return a
@@ -178,7 +185,8 @@ func (r *SendblueWebhookSetReconciler) Reconcile(ctx context.Context, req ctrl.R
 	switch {
 	case deleting && !controllerutil.ContainsFinalizer(&set, Finalizer):
 		return ctrl.Result{}, nil
-	case deleting && set.Spec.DeletionPolicy == v1.DeletionPolicyOrphan:
+	case deleting && (set.Spec.DeletionPolicy == v1.DeletionPolicyOrphan || !r.owned.owns(&set)):
+		// Orphan, or nothing applied to remove: no Sendblue call is needed.
 		return ctrl.Result{}, r.release(ctx, &set)
 	case !deleting && !controllerutil.ContainsFinalizer(&set, Finalizer):
 		patch := client.MergeFrom(set.DeepCopy())
@@ -192,22 +200,22 @@ func (r *SendblueWebhookSetReconciler) Reconcile(ctx context.Context, req ctrl.R
 			message: "spec.suspend is true: no Sendblue API calls are made for this set"})
 	}
 
-	secrets := newSecretReader(r.APIReader)
+	secrets := newSecretReader(r.APIReader, r.Options.WebhookSecretSelector)
 	self, err := secrets.resolve(ctx, &set, deleting)
 	if err != nil {
 		return r.inputFailed(ctx, &set, err, deleting)
 	}
+	if accountChanged(&set, self.pin) {
+		return r.inputFailed(ctx, &set, &inputError{ReasonAccountChanged, accountChangedMessage(&set, self)}, deleting)
+	}
+	self.input.Applied = r.owned.applied(&set, self.pin, accountLabel(self.creds))
 
 	acct := r.account(self.account)
 	acct.mu.Lock()
 	defer acct.mu.Unlock()
 	interval := r.interval(&set)
-	if fp, ok := acct.fingerprints[set.UID]; ok && fp == self.fingerprint && !deleting {
-		// A sync of this account already covered this set as it is now
-		// (typically one started by a sibling set): wait for the next check.
-		if age := time.Since(acct.lastSync); age < interval*9/10 {
-			return ctrl.Result{RequeueAfter: jitter(interval - age)}, nil
-		}
+	if wait, ok := coveredBySync(&set, acct, self, interval); ok {
+		return ctrl.Result{RequeueAfter: jitter(wait)}, nil
 	}
 	if c := meta.FindStatusCondition(set.Status.Conditions, ConditionReady); c == nil || c.ObservedGeneration != set.Generation {
 		if err := r.report(ctx, &set, outcome{reason: ReasonProgressing, message: "reading the Sendblue account to plan this generation"}); err != nil {
@@ -218,6 +226,25 @@ func (r *SendblueWebhookSetReconciler) Reconcile(ctx context.Context, req ctrl.R
 		return ctrl.Result{}, err
 	}
 	return r.sync(ctx, acct, self, secrets, interval)
+}
+
+// coveredBySync reports whether a recent sync of the account (typically one
+// started by a sibling set) handled the set as it is now and reported it in
+// line, so that it can wait for its next check. A set whose last report was a
+// failure is never covered: it syncs as soon as its inputs return.
+func coveredBySync(s *v1.SendblueWebhookSet, acct *accountState, self *resolved, interval time.Duration) (time.Duration, bool) {
+	if fp, ok := acct.fingerprints[s.UID]; !ok || fp != self.fingerprint || self.input.Deleting {
+		return 0, false
+	}
+	c := meta.FindStatusCondition(s.Status.Conditions, ConditionReady)
+	if c == nil || c.ObservedGeneration != s.Generation || !slices.Contains([]string{ReasonSynced, ReasonConflict, ReasonDriftDetected}, c.Reason) {
+		return 0, false
+	}
+	age := time.Since(acct.lastSync)
+	if age >= interval*9/10 {
+		return 0, false
+	}
+	return interval - age, true
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -231,15 +258,26 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// group returns every set of self's account, across namespaces, self first.
-// A set of the account whose Secrets cannot be read is included frozen: it
-// writes nothing and nothing it declares or owns is removed.
-func (r *SendblueWebhookSetReconciler) group(ctx context.Context, acct *accountState, self *resolved, secrets *secretReader) ([]*resolved, error) {
+// member is a set of the account being synced.
+type member struct {
+	*resolved
+	// held is why the set's own inputs cannot be used (its own reconcile
+	// reports it); empty when they can.
+	held string
+}
+
+// group returns every set of self's account, across namespaces, self first,
+// and the Guard of what sets outside the account hold. A set whose inputs
+// cannot be read is a frozen member if its credentials reach this account;
+// if even its credentials cannot be read, it may belong to any account, and
+// what it declares or applied is guarded from every removal.
+func (r *SendblueWebhookSetReconciler) group(ctx context.Context, self *resolved, secrets *secretReader) ([]*member, Guard, error) {
 	var list v1.SendblueWebhookSetList
 	if err := r.Client.List(ctx, &list); err != nil {
-		return nil, fmt.Errorf("listing SendblueWebhookSets: %w", err)
+		return nil, nil, fmt.Errorf("listing SendblueWebhookSets: %w", err)
 	}
-	group := []*resolved{self}
+	group := []*member{{resolved: self}}
+	guard := Guard{}
 	for i := range list.Items {
 		s := &list.Items[i]
 		deleting := !s.DeletionTimestamp.IsZero()
@@ -249,25 +287,54 @@ func (r *SendblueWebhookSetReconciler) group(ctx context.Context, acct *accountS
 		res, err := secrets.resolve(ctx, s, deleting)
 		if err != nil {
 			creds, cerr := secrets.credentials(ctx, s)
-			if cerr != nil || accountID(creds) != self.account {
-				continue
+			switch {
+			case cerr != nil:
+				guardSet(guard, s, deleting, "whose credentials cannot be read", true)
+			case accountID(creds) != self.account:
+				guardSet(guard, s, deleting, "which uses other credentials", false)
+			default:
+				res = &resolved{set: s, creds: creds, account: self.account, pin: accountPin(creds), input: frozen(s)}
+				res.input.Applied = r.owned.applied(s, res.pin, accountLabel(creds))
+				group = append(group, &member{resolved: res, held: "its inputs cannot be read"})
 			}
-			res = &resolved{set: s, creds: creds, account: self.account, input: frozen(s)}
+			continue
 		}
-		if res.account == self.account {
-			group = append(group, res)
+		switch {
+		case res.account != self.account:
+			guardSet(guard, s, deleting, "which uses other credentials", false)
+		case accountChanged(s, res.pin):
+			res.input = frozen(s)
+			res.input.Applied = slices.Clone(s.Status.Applied)
+			group = append(group, &member{resolved: res, held: "its account changed"})
+		default:
+			res.input.Applied = r.owned.applied(s, res.pin, accountLabel(res.creds))
+			group = append(group, &member{resolved: res})
 		}
 	}
-	for _, g := range group {
-		if a, ok := acct.applied[g.set.UID]; ok {
-			g.input.Applied = a
-		}
-	}
-	return group, nil
+	return group, guard, nil
 }
 
+// guardSet adds what a set outside the account declares to guard, and what
+// it applied when its account is unknown (uncertain).
+func guardSet(guard Guard, s *v1.SendblueWebhookSet, deleting bool, why string, uncertain bool) {
+	holder := s.Namespace + "/" + s.Name + ", " + why
+	if s.Spec.Policy != v1.PolicyObserve && !deleting {
+		for _, k := range declaredKeys(s) {
+			guard.Add(k, holder, uncertain)
+		}
+	}
+	if uncertain {
+		for _, a := range s.Status.Applied {
+			guard.Add(entryKey{a.Type, a.URL}, holder, true)
+		}
+	}
+}
+
+// frozen is the plan input of a set whose inputs cannot be used: it writes
+// nothing, and nothing it declares is removed.
 func frozen(s *v1.SendblueWebhookSet) SetInput {
-	in := SetInput{ID: s.Namespace + "/" + s.Name, Created: s.CreationTimestamp.Time, Policy: s.Spec.Policy, Suspended: true, Applied: s.Status.Applied}
+	in := SetInput{ID: s.Namespace + "/" + s.Name, Created: s.CreationTimestamp.Time, Policy: s.Spec.Policy, Frozen: true,
+		DeclaresGlobalSecret: s.Spec.GlobalSecretRef != nil, DeclaresLegacySecret: s.Spec.LegacySecretRef != nil}
 	for _, t := range wireTypes(&s.Spec.Webhooks) {
 		for _, h := range t.Hooks {
 			in.Webhooks = append(in.Webhooks, DesiredWebhook{Type: t.Type, URL: string(h.URL)})
@@ -277,67 +344,199 @@ func frozen(s *v1.SendblueWebhookSet) SetInput {
 }
 
 // sync reads the account once, plans for every set on it, writes at most
-// once, and reports to every set it synced.
+// once, checks what was stored, and reports to every set it synced.
 func (r *SendblueWebhookSetReconciler) sync(ctx context.Context, acct *accountState, self *resolved, secrets *secretReader, interval time.Duration) (ctrl.Result, error) {
-	group, err := r.group(ctx, acct, self, secrets)
+	group, guard, err := r.group(ctx, self, secrets)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	api, err := r.NewClient(self.creds)
+	inputs := make([]SetInput, len(group))
+	refused := map[string]mismatch{}
+	for i, g := range group {
+		inputs[i] = g.input
+		if m, ok := acct.refusedWrite(g.resolved); ok && g.held == "" {
+			inputs[i].Frozen = true
+			refused[g.input.ID] = m
+		}
+	}
+	api, err := r.NewClient(self.creds, secretsOf(inputs))
 	if err != nil {
-		return r.apiFailed(ctx, self.set, err)
+		return r.failed(ctx, self.set, err)
 	}
 	actual, err := api.Get(ctx)
 	if err != nil {
-		return r.apiFailed(ctx, self.set, err)
+		return r.failed(ctx, self.set, err)
 	}
-	inputs := make([]SetInput, len(group))
-	for i, g := range group {
-		inputs[i] = g.input
+	if missing := actual.MissingTypes(); len(missing) > 0 {
+		return r.failed(ctx, self.set, &readError{fmt.Sprintf("the account's configuration as read lacks %s, which Sendblue lists in every account (empty or not): "+
+			"it may not be the whole account, so nothing was written", joinTypes(missing)), r.Options.ConfirmDelay})
 	}
-	plan, err := PlanAccount(actual, inputs)
+	plan, over, err := fitPlan(actual, inputs, guard, acct.limit)
 	if err != nil {
-		return r.apiFailed(ctx, self.set, err)
+		return r.failed(ctx, self.set, err)
 	}
+	var problems map[string][]string
 	if plan.HasChanges() {
-		if _, err := api.Replace(ctx, plan.Desired); err != nil {
-			return r.apiFailed(ctx, self.set, err)
+		if err := r.confirmRead(acct, actual, inputs); err != nil {
+			return r.failed(ctx, self.set, err)
 		}
-		r.Metrics.writes.Inc()
-		logf.FromContext(ctx).Info("Wrote the account's webhooks", "account", accountLabel(self.creds), "changes", len(plan.Changes), "sets", len(group))
+		if problems, err = r.write(ctx, api, acct, plan, len(group)); err != nil {
+			return r.failed(ctx, self.set, err)
+		}
 	}
+	acct.foreign = foreignCount(plan.Desired, inputs)
+	res, err := r.reportGroup(ctx, acct, group, plan, over, refused, problems)
+	acct.lastSync = time.Now()
+	if res.RequeueAfter == 0 || res.RequeueAfter > interval {
+		res.RequeueAfter = jitter(interval)
+	}
+	return res, err
+}
 
+// confirmRead refuses to plan a write from a read in which everything the
+// operator did not write vanished at once, until another read at least
+// ConfirmDelay later shows the same.
+func (r *SendblueWebhookSetReconciler) confirmRead(acct *accountState, actual *sendblue.Config, inputs []SetInput) error {
+	if acct.foreign <= 0 || foreignCount(actual, inputs) > 0 {
+		acct.suspect = ""
+		return nil
+	}
+	raw, err := actual.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(raw)
+	h := hex.EncodeToString(sum[:])
+	if acct.suspect == h && time.Since(acct.suspectSeen) >= r.Options.ConfirmDelay {
+		acct.suspect = ""
+		return nil
+	}
+	if acct.suspect != h {
+		acct.suspect, acct.suspectSeen = h, time.Now()
+	}
+	return &readError{fmt.Sprintf("everything on the account that no set declares (%d item(s) at the last read) is gone from this read: "+
+		"nothing was written until another read confirms it", acct.foreign), r.Options.ConfirmDelay}
+}
+
+// write sends the plan and checks what Sendblue stored against it. It
+// returns, by set, the changes that were not stored as sent.
+func (r *SendblueWebhookSetReconciler) write(ctx context.Context, api SendblueAPI, acct *accountState, plan AccountPlan, sets int) (map[string][]string, error) {
+	stored, err := api.Replace(ctx, plan.Desired)
+	var tooLarge *sendblue.TooLargeError
+	if errors.As(err, &tooLarge) && tooLarge.StatusCode != 0 {
+		// Sendblue's limit is below this body: never send one as large again.
+		if size, serr := plan.Desired.Size(); serr == nil && size-1 < acct.limit {
+			acct.limit = size - 1
+		}
+		return nil, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.Metrics.writes.Inc()
+	if stored == nil {
+		if stored, err = api.Get(ctx); err != nil {
+			return nil, fmt.Errorf("reading back what was written: %w", err)
+		}
+	}
+	problems := verifyStored(plan, stored)
+	logf.FromContext(ctx).Info("Wrote the account's webhooks", "changes", len(plan.Changes), "sets", sets, "notStoredAsSent", len(problems))
+	return problems, nil
+}
+
+// reportGroup reports the sync to every set of the account it handled.
+func (r *SendblueWebhookSetReconciler) reportGroup(ctx context.Context, acct *accountState, group []*member, plan AccountPlan, over []oversize, refused map[string]mismatch, problems map[string][]string) (ctrl.Result, error) {
 	now := metav1.Now()
-	var errs []error
+	var (
+		errs []error
+		res  ctrl.Result
+	)
 	for _, g := range group {
-		if g.input.Suspended {
-			continue // suspended or frozen: its own reconcile reports it
+		if g.input.Suspended || g.held != "" {
+			continue // its own reconcile reports it
 		}
 		uid := g.set.UID
 		if g.input.Deleting {
 			delete(acct.fingerprints, uid)
-			delete(acct.applied, uid)
+			delete(acct.mismatches, uid)
+			r.owned.forget(uid)
 			errs = append(errs, r.release(ctx, g.set))
 			continue
 		}
-		prev, seen := acct.fingerprints[uid]
-		outsideChange := seen && prev == g.fingerprint // inputs unchanged, yet the account differed
-		sp := plan.Sets[g.input.ID]
-		acct.applied[uid] = sp.Applied
-		if err := r.reportSynced(ctx, g, sp, now, outsideChange); err != nil {
+		id := g.input.ID
+		o, done := r.heldOutcome(acct, g, over, refused, problems[id])
+		if !done {
+			sp := plan.Sets[id]
+			delete(acct.mismatches, uid)
+			r.owned.record(uid, g.pin, sp.Applied)
+			o = r.syncedOutcome(acct, g, sp, now)
+		} else if o.requeue > 0 && (res.RequeueAfter == 0 || o.requeue < res.RequeueAfter) {
+			res.RequeueAfter = o.requeue
+		}
+		o.account, o.accountID = accountLabel(g.creds), g.pin
+		if err := r.report(ctx, g.set, o); err != nil {
 			delete(acct.fingerprints, uid) // not reported: the next reconcile syncs again
 			errs = append(errs, err)
 			continue
 		}
-		acct.fingerprints[uid] = g.fingerprint
+		if done {
+			delete(acct.fingerprints, uid)
+		} else {
+			acct.fingerprints[uid] = g.fingerprint
+		}
 	}
-	acct.lastSync = now.Time
-	return ctrl.Result{RequeueAfter: jitter(interval)}, errors.Join(errs...)
+	return res, errors.Join(errs...)
 }
 
-func (r *SendblueWebhookSetReconciler) reportSynced(ctx context.Context, g *resolved, sp *SetPlan, now metav1.Time, outsideChange bool) error {
+// heldOutcome is the report of a set whose changes were not written as
+// planned: too large, or not stored as sent. done is false for every other
+// set.
+func (r *SendblueWebhookSetReconciler) heldOutcome(acct *accountState, g *member, over []oversize, refused map[string]mismatch, problems []string) (outcome, bool) {
+	id := g.input.ID
+	if i := slices.IndexFunc(over, func(o oversize) bool { return o.ID == id }); i >= 0 {
+		o := over[i]
+		return outcome{reason: ReasonAccountTooLarge, stalled: true, message: fmt.Sprintf(
+			"not written: with this set's webhooks the account's configuration would be %d bytes, more than the %d bytes that may be written%s; "+
+				"remove webhooks from this set or from the account (other sets are written without it)", o.Size, o.Limit, learnedLimit(o.Limit))}, true
+	}
+	if m, ok := refused[id]; ok {
+		return outcome{reason: ReasonWriteMismatch, stalled: true, message: mismatchMessage(m)}, true
+	}
+	if len(problems) == 0 {
+		return outcome{}, false
+	}
+	m := acct.mismatches[g.set.UID]
+	if m.fingerprint != g.fingerprint {
+		m = mismatch{fingerprint: g.fingerprint}
+	}
+	m.count++
+	sort.Strings(problems)
+	m.detail = strings.Join(problems, "; ")
+	acct.mismatches[g.set.UID] = m
+	if m.count >= maxMismatches {
+		return outcome{reason: ReasonWriteMismatch, stalled: true, message: mismatchMessage(m)}, true
+	}
+	return outcome{reason: ReasonWriteMismatch, message: "Sendblue did not store what was written: " + m.detail + "; writing once more",
+		requeue: r.Options.ConfirmDelay}, true
+}
+
+func learnedLimit(limit int) string {
+	if limit < sendblue.MaxRequestBytes {
+		return " (Sendblue refused a larger one with HTTP 413)"
+	}
+	return ""
+}
+
+func mismatchMessage(m mismatch) string {
+	return fmt.Sprintf("Sendblue did not store what was written, %d times: %s. Not written again until this set or its Secrets change "+
+		"(Sendblue may change such values; check the webhook's URL and secret)", m.count, m.detail)
+}
+
+func (r *SendblueWebhookSetReconciler) syncedOutcome(acct *accountState, g *member, sp *SetPlan, now metav1.Time) outcome {
+	prev, seen := acct.fingerprints[g.set.UID]
+	outsideChange := seen && prev == g.fingerprint // inputs unchanged, yet the account differed
 	s := g.set
-	o := outcome{account: accountLabel(g.creds), plan: sp.Changes, applied: sp.Applied, synced: &now, setApplied: true}
+	o := outcome{plan: sp.Changes, applied: sp.Applied, synced: &now, setApplied: true}
 	switch {
 	case g.input.Policy == v1.PolicyObserve:
 		o.applied = nil
@@ -353,7 +552,12 @@ func (r *SendblueWebhookSetReconciler) reportSynced(ctx context.Context, g *reso
 		o.message = "not written: " + strings.Join(c, "; ")
 	default:
 		o.ready, o.reason = true, ReasonSynced
-		o.message = fmt.Sprintf("%d webhook(s) of this set are in place on account %s", countWebhooks(&s.Spec.Webhooks), o.account)
+		o.message = fmt.Sprintf("%d webhook(s) of this set are in place on account %s", countWebhooks(&s.Spec.Webhooks), accountLabel(g.creds))
+		if len(sp.Kept) > 0 {
+			kept := slices.Clone(sp.Kept)
+			sort.Strings(kept)
+			o.message += "; kept what sets outside this account hold: " + strings.Join(kept, "; ")
+		}
 	}
 	if len(sp.Changes) > 0 && g.input.Policy != v1.PolicyObserve {
 		if outsideChange {
@@ -364,7 +568,15 @@ func (r *SendblueWebhookSetReconciler) reportSynced(ctx context.Context, g *reso
 			r.Recorder.Eventf(s, nil, corev1.EventTypeNormal, EventApplied, "Sync", "%s", counts(sp.Changes))
 		}
 	}
-	return r.report(ctx, s, o)
+	return o
+}
+
+func joinTypes(ts []sendblue.EventType) string {
+	parts := make([]string, len(ts))
+	for i, t := range ts {
+		parts[i] = string(t)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func describe(changes []v1.PlannedChange) string {
@@ -397,20 +609,22 @@ func (r *SendblueWebhookSetReconciler) release(ctx context.Context, s *v1.Sendbl
 	if err := r.Client.Patch(ctx, s, patch); err != nil {
 		return client.IgnoreNotFound(err)
 	}
+	r.owned.forget(s.UID)
 	r.Metrics.setReason(s.Namespace+"/"+s.Name, "")
 	return nil
 }
 
-// inputFailed reports a set whose Secrets cannot be used. It waits for the
-// Secret watch rather than retrying (no hot loop), except while deleting.
+// inputFailed reports a set whose inputs cannot be used. It waits for the
+// Secret watch (or a change of the set) rather than retrying, except while
+// deleting.
 func (r *SendblueWebhookSetReconciler) inputFailed(ctx context.Context, s *v1.SendblueWebhookSet, err error, deleting bool) (ctrl.Result, error) {
 	var ie *inputError
 	if !errors.As(err, &ie) {
 		return ctrl.Result{}, err
 	}
-	o := outcome{reason: ie.Reason, message: ie.Message, stalled: ie.Reason == ReasonInvalidSpec}
+	o := outcome{reason: ie.Reason, message: ie.Message, stalled: ie.stalls() || ie.Reason == ReasonAccountChanged}
 	if deleting {
-		o.message += "; the set is being deleted with deletionPolicy Delete and waits for this (set deletionPolicy: Orphan to let it go)"
+		o.message += "; the set is being deleted with deletionPolicy Delete and waits for this to remove what it applied (set deletionPolicy: Orphan to let it go)"
 	}
 	if err := r.report(ctx, s, o); err != nil {
 		return ctrl.Result{}, err
@@ -419,95 +633,4 @@ func (r *SendblueWebhookSetReconciler) inputFailed(ctx context.Context, s *v1.Se
 		return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
 	}
 	return ctrl.Result{}, nil
-}
-
-// apiFailed turns a Sendblue error into a condition and a retry schedule.
-func (r *SendblueWebhookSetReconciler) apiFailed(ctx context.Context, s *v1.SendblueWebhookSet, err error) (ctrl.Result, error) {
-	var (
-		unauthorized *sendblue.UnauthorizedError
-		badRequest   *sendblue.BadRequestError
-		rateLimited  *sendblue.RateLimitedError
-	)
-	o := outcome{reason: ReasonAPIError, message: err.Error()}
-	res := ctrl.Result{}
-	var ret error
-	switch {
-	case errors.As(err, &unauthorized):
-		o.reason, o.stalled = ReasonUnauthorized, true
-		o.message = fmt.Sprintf("Sendblue refused the credentials in Secret %s (HTTP %d); check spec.credentialsRef", s.Spec.CredentialsRef.Name, unauthorized.StatusCode)
-		res.RequeueAfter = r.Options.UnauthorizedRetry
-	case errors.As(err, &rateLimited):
-		o.reason = ReasonRateLimited
-		res.RequeueAfter = rateLimited.RetryAfter
-		if res.RequeueAfter <= 0 {
-			res.RequeueAfter = r.Options.RateLimitRetry
-		}
-		o.message = fmt.Sprintf("Sendblue is rate limiting this account; retrying in %s", res.RequeueAfter.Round(time.Second))
-	case errors.As(err, &badRequest):
-		o.stalled = true // the same request will be refused again
-		res.RequeueAfter = r.Options.UnauthorizedRetry
-	default:
-		ret = err // transport, 5xx, protocol: the workqueue's exponential backoff
-	}
-	if rerr := r.report(ctx, s, o); rerr != nil && ret == nil {
-		ret = rerr
-	}
-	if ret != nil {
-		return ctrl.Result{}, ret
-	}
-	return res, nil
-}
-
-// outcome is what a reconcile reports in status.
-type outcome struct {
-	ready      bool
-	stalled    bool
-	reason     string
-	message    string
-	account    string
-	plan       []v1.PlannedChange
-	applied    []v1.AppliedWebhook
-	setApplied bool
-	synced     *metav1.Time
-}
-
-// report writes status (only if it changed) and, when the Ready condition
-// changes to a failure, a Warning event.
-func (r *SendblueWebhookSetReconciler) report(ctx context.Context, s *v1.SendblueWebhookSet, o outcome) error {
-	before := s.DeepCopy()
-	st := &s.Status
-	st.ObservedGeneration = s.Generation
-	st.WebhookCount = countWebhooks(&s.Spec.Webhooks)
-	if o.account != "" {
-		st.Account = o.account
-	}
-	if o.synced != nil {
-		st.Plan, st.LastSyncTime = o.plan, o.synced
-	}
-	if o.setApplied {
-		st.Applied = o.applied
-	}
-	ready := metav1.ConditionFalse
-	if o.ready {
-		ready = metav1.ConditionTrue
-	}
-	old := meta.FindStatusCondition(st.Conditions, ConditionReady)
-	changed := old == nil || old.Reason != o.reason || old.Message != o.message
-	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: ConditionReady, Status: ready, Reason: o.reason, Message: o.message, ObservedGeneration: s.Generation})
-	stalled := metav1.Condition{Type: ConditionStalled, Status: metav1.ConditionFalse, Reason: o.reason, Message: "", ObservedGeneration: s.Generation}
-	if o.stalled {
-		stalled.Status, stalled.Message = metav1.ConditionTrue, o.message
-	}
-	meta.SetStatusCondition(&st.Conditions, stalled)
-	r.Metrics.setReason(s.Namespace+"/"+s.Name, o.reason)
-	if !o.ready && changed && o.reason != ReasonSuspended && o.reason != ReasonProgressing {
-		r.Recorder.Eventf(s, nil, corev1.EventTypeWarning, o.reason, "Sync", "%s", o.message)
-	}
-	if equality.Semantic.DeepEqual(before.Status, s.Status) {
-		return nil
-	}
-	if err := r.Client.Status().Patch(ctx, s, client.MergeFrom(before)); err != nil {
-		return client.IgnoreNotFound(err)
-	}
-	return nil
 }

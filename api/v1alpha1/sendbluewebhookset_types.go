@@ -271,6 +271,11 @@ type SendblueWebhookSetStatus struct {
 	// +optional
 	Account string `json:"account,omitempty"`
 
+	// accountID is a stable, non-secret identity of the account this set is
+	// pinned to (a hash of the API key id).
+	// +optional
+	AccountID string `json:"accountID,omitempty"`
+
 	// WebhookCount is the number of webhooks this set declares.
 	// +optional
 	WebhookCount int32 `json:"webhookCount,omitempty"`

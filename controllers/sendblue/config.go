@@ -38,6 +38,24 @@ var knownTypes = []EventType{
 	ContactCreated, TypingIndicator, InboundCall, ContactProfile,
 }
 
+// alwaysListed are the types Sendblue lists in every configuration it
+// serves, as an empty list when they have no webhook (the seed documents'
+// GET example; the SDKs' fixtures).
+var alwaysListed = []EventType{Receive, CallLog, LineBlocked, LineAssigned, Outbound, ContactCreated}
+
+// MissingTypes returns the types Sendblue lists in every configuration it
+// serves that c does not hold: a configuration that lacks one cannot be a
+// whole account as Sendblue reports it.
+func (c *Config) MissingTypes() []EventType {
+	var out []EventType
+	for _, t := range alwaysListed {
+		if _, ok := c.obj.Get(string(t)); !ok {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // EventTypes returns every known event type in documentation order.
 func EventTypes() []EventType { return slices.Clone(knownTypes) }
 

@@ -1,6 +1,7 @@
 package sendblue_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue"
@@ -133,5 +134,25 @@ func TestSecretsAndGlobalFields(t *testing.T) {
 	clone.ClearGlobalSecret()
 	if _, ok := cfg.GlobalSecret(); !ok {
 		t.Error("changing a clone changed the original")
+	}
+}
+
+func TestMissingTypes(t *testing.T) {
+	for doc, want := range map[string]string{
+		`{}`: "receive call_log line_blocked line_assigned outbound contact_created",
+		`{"receive":[],"call_log":[],"line_blocked":[],"line_assigned":[],"outbound":[],"contact_created":[]}`: "",
+		`{"receive":["https://a.example.com"],"outbound":null,"globalSecret":"g"}`:                             "call_log line_blocked line_assigned contact_created",
+	} {
+		c, err := sendblue.ParseConfig([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, m := range c.MissingTypes() {
+			got = append(got, string(m))
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("MissingTypes(%s) = %v, want %s", doc, got, want)
+		}
 	}
 }

@@ -100,7 +100,7 @@ func setup(t *testing.T, key, existing string) string {
 		t.Fatal(err)
 	}
 	if existing != "" {
-		if err := env.Emulator.SetWebhooks(key, json.RawMessage(existing)); err != nil {
+		if err := env.Emulator.SetMembers(key, json.RawMessage(existing)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -183,7 +183,7 @@ func TestApplyThenWaitReadyHoldsDeclaredPlusExisting(t *testing.T) {
 	apply(t, ns, string(sample))
 	waitReady(t, ns, "messaging")
 	waitStored(t, key, `{"receive":["https://already.example.com",{"url":"https://app.example.com/sendblue/receive","secret":"whsec-r-`+key+`","sendblue_numbers":["+15122164639"]}],`+
-		`"future_type":["kept"],"outbound":[{"url":"https://app.example.com/sendblue/status","secret":"whsec-o-`+key+`"}]}`)
+		`"call_log":[],"line_blocked":[],"line_assigned":[],"outbound":[{"url":"https://app.example.com/sendblue/status","secret":"whsec-o-`+key+`"}],"contact_created":[],"future_type":["kept"]}`)
 }
 
 func TestEditedManifestConvergesAndReapplyingWritesNothing(t *testing.T) {

@@ -205,6 +205,29 @@ func (s *Server) SetWebhooks(keyID string, cfg json.RawMessage) error {
 	return nil
 }
 
+// SetMembers sets the members of the JSON object members on the account's
+// configuration, unvalidated; a member already there keeps its place, a new
+// one goes last, the others stay as they are (a dashboard edit of a few
+// types).
+func (s *Server) SetMembers(keyID string, members json.RawMessage) error {
+	obj, err := wirejson.ParseObject(members)
+	if err != nil {
+		return fmt.Errorf("sendbluetest: members: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.keys[keyID]
+	if !ok {
+		return ErrNoAccount
+	}
+	cfg := k.account.webhooks.Clone()
+	for _, m := range obj.Members() {
+		cfg.Set(m.Key, m.Value)
+	}
+	k.account.webhooks = cfg
+	return nil
+}
+
 // EditWebhooks changes the account's configuration atomically with edit, as
 // a person in the dashboard would: edit receives the stored configuration
 // and returns the new one (any JSON object, unvalidated).

@@ -1,0 +1,481 @@
+package controllers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/sendblue-operator/sendblue-operator/api/v1alpha1"
+	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue"
+	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue/sendbluetest"
+)
+
+// The tests in this file reproduce what a hostile review found: paths where
+// webhooks were deleted, secret values escaped, or one tenant stopped the
+// others. Each failed before its fix.
+
+// full returns an account configuration as Sendblue serves one: every
+// original type present (an empty list unless pairs give it a value), then
+// the other members of pairs (key, JSON value, ...) in order.
+func full(pairs ...string) json.RawMessage {
+	given := map[string]string{}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		given[pairs[i]] = pairs[i+1]
+	}
+	var parts []string
+	for _, t := range sendbluetest.OriginalTypes {
+		v, ok := given[t]
+		if !ok {
+			v = "[]"
+		}
+		parts = append(parts, fmt.Sprintf("%q:%s", t, v))
+		delete(given, t)
+	}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if v, ok := given[pairs[i]]; ok {
+			parts = append(parts, fmt.Sprintf("%q:%s", pairs[i], v))
+		}
+	}
+	return json.RawMessage("{" + strings.Join(parts, ",") + "}")
+}
+
+// editAccount changes the stored configuration with a JSON-level edit.
+func editAccount(t *testing.T, op *operator, keyID string, edit func(m map[string]any)) {
+	t.Helper()
+	err := op.emu.EditWebhooks(keyID, func(cur json.RawMessage) (json.RawMessage, error) {
+		var m map[string]any
+		if err := json.Unmarshal(cur, &m); err != nil {
+			return nil, err
+		}
+		edit(m)
+		return json.Marshal(m)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func credsSecret(ns, name, keyID, secretKey string) *corev1.Secret {
+	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Data: map[string][]byte{"apiKeyId": []byte(keyID), "apiSecretKey": []byte(secretKey)}}
+}
+
+func deleteObject(t *testing.T, o client.Object) {
+	t.Helper()
+	if err := testClient.Delete(context.Background(), o); client.IgnoreNotFound(err) != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitGone(t *testing.T, ns, name string) {
+	t.Helper()
+	waitFor(t, name+" to disappear", func() (bool, string) {
+		err := testClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &v1.SendblueWebhookSet{})
+		return client.IgnoreNotFound(err) == nil && err != nil, fmt.Sprint(err)
+	})
+}
+
+func stalled(s *v1.SendblueWebhookSet) bool {
+	c := meta.FindStatusCondition(s.Status.Conditions, ConditionStalled)
+	return c != nil && c.Status == metav1.ConditionTrue
+}
+
+// Item 1: an Exclusive set must not remove a sibling's webhooks while the
+// sibling's credentials Secret cannot be read, and the sibling recovers as
+// soon as it can be read again.
+func TestAnUnreadableSiblingKeepsItsWebhooksAndRecoversAtOnce(t *testing.T) {
+	op := startOperator(t, 1, Options{IntervalOverride: time.Hour}) // only events trigger syncs
+	ns := op.ns[0]
+	const key = "key-sibling"
+	secret := op.account(t, ns, "creds-e", key)
+	mustCreate(t, credsSecret(ns, "creds-a", key, secret))
+	mustCreate(t, newSet(ns, "a", "creds-a", v1.PolicyMerge, v1.Webhooks{Receive: hooks("https://a.example.com/hook")}))
+	mustCreate(t, newSet(ns, "e", "creds-e", v1.PolicyExclusive, v1.Webhooks{Outbound: hooks("https://e.example.com/hook")}))
+	waitReason(t, ns, "a", ReasonSynced)
+	waitReason(t, ns, "e", ReasonSynced)
+	op.waitStored(t, key, `{"receive":["https://a.example.com/hook"],"call_log":[],"line_blocked":[],"line_assigned":[],"outbound":["https://e.example.com/hook"],"contact_created":[]}`)
+
+	deleteObject(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "creds-a", Namespace: ns}})
+	waitReason(t, ns, "a", ReasonCredentialsNotFound)
+	// The Exclusive set syncs (a spec change) while its sibling is unreadable.
+	update(t, ns, "e", func(s *v1.SendblueWebhookSet) {
+		s.Spec.Webhooks.Outbound = append(s.Spec.Webhooks.Outbound, hooks("https://e2.example.com/hook")...)
+	})
+	op.waitStored(t, key, `{"receive":["https://a.example.com/hook"],"call_log":[],"line_blocked":[],"line_assigned":[],"outbound":["https://e.example.com/hook","https://e2.example.com/hook"],"contact_created":[]}`)
+	e := waitReason(t, ns, "e", ReasonSynced)
+	if _, m := readyReason(e); !strings.Contains(m, ns+"/a") {
+		t.Errorf("Exclusive set's message %q does not say which set's webhooks it kept", m)
+	}
+
+	// The Secret comes back: the sibling syncs at once, not an interval later.
+	mustCreate(t, credsSecret(ns, "creds-a", key, secret))
+	waitReason(t, ns, "a", ReasonSynced)
+}
+
+// Item 2: a GET that answers 200 with an empty or partial configuration, or
+// one from which everything the operator did not write has vanished, is not
+// written over.
+func TestAReadThatCannotBeTheWholeAccountIsNotWrittenOver(t *testing.T) {
+	op := startOperator(t, 1, Options{})
+	ns := op.ns[0]
+	const key = "key-lying-get"
+	op.account(t, ns, "creds", key)
+	secretValue("g-foreign")
+	if err := op.emu.SetWebhooks(key, full("receive", `["https://foreign.example.com/r"]`, "next_year", `[{"url":"https://n.example.com"}]`, "globalSecret", `"g-foreign"`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{`{"status":"OK","webhooks":{}}`, `{"status":"OK","webhooks":{"receive":[]}}`} {
+		op.emu.InjectFault(sendbluetest.Fault{Account: key, Method: "GET", Body: body})
+	}
+	mustCreate(t, newSet(ns, "app", "creds", v1.PolicyMerge, v1.Webhooks{Outbound: hooks("https://app.example.com/o")}))
+	waitEvent(t, ns, "app", ReasonIncompleteRead)
+	waitReason(t, ns, "app", ReasonSynced)
+	got := op.stored(t, key)
+	for _, want := range []string{"https://foreign.example.com/r", `"next_year"`, "g-foreign", "https://app.example.com/o"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("account %s lost %s", got, want)
+		}
+	}
+
+	// A read that looks whole, but from which everything the operator did not
+	// write has vanished at once, is confirmed by another read before a write.
+	op.emu.InjectFault(sendbluetest.Fault{Account: key, Method: "GET",
+		Body: `{"status":"OK","webhooks":` + string(full("outbound", `["https://app.example.com/o"]`)) + `}`})
+	update(t, ns, "app", func(s *v1.SendblueWebhookSet) {
+		s.Spec.Webhooks.Outbound = append(s.Spec.Webhooks.Outbound, hooks("https://app.example.com/o2")...)
+	})
+	op.waitStored(t, key, strings.Replace(got, `"outbound":["https://app.example.com/o"]`, `"outbound":["https://app.example.com/o","https://app.example.com/o2"]`, 1))
+}
+
+// Item 3: values JSON cannot carry are refused before any call, and a write
+// that Sendblue does not store as sent is reported instead of repeated.
+func TestWhatSendblueDidNotStoreIsReportedNotRepeated(t *testing.T) {
+	op := startOperator(t, 1, Options{})
+	ns := op.ns[0]
+	const key = "key-mismatch"
+	op.account(t, ns, "creds", key)
+	op.emu.ResetRequests(key)
+	for name, value := range map[string][]byte{"notutf8": {'w', 0xff, 0xfe, 's'}, "control": []byte("whsec\x01x"), "spaced": []byte(" whsec-spaced")} {
+		mustCreate(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Data: map[string][]byte{"k": value}})
+		mustCreate(t, newSet(ns, name, "creds", "", v1.Webhooks{Receive: []v1.Webhook{{URL: v1.WebhookURL("https://" + name + ".example.com"), SecretRef: &v1.SecretKeyReference{Name: v1.SecretName(name), Key: "k"}}}}))
+		s := waitReason(t, ns, name, ReasonInvalidSpec)
+		if _, m := readyReason(s); !strings.Contains(m, "spec.webhooks[receive][0].secretRef") {
+			t.Errorf("%s: message %q does not name the field", name, m)
+		}
+	}
+	if n := op.emu.Requests(key)["PUT"]; n != 0 {
+		t.Errorf("%d PUTs for sets whose secrets cannot be sent, want 0", n)
+	}
+
+	// Sendblue answers every write with 200 but keeps the old configuration.
+	op.emu.InjectFault(sendbluetest.Fault{Account: key, Method: "PUT", DropWrite: true, Count: 1000})
+	mustCreate(t, newSet(ns, "dropped", "creds", "", v1.Webhooks{Outbound: hooks("https://dropped.example.com")}))
+	waitReason(t, ns, "dropped", ReasonWriteMismatch) // written once more first
+	waitFor(t, "WriteMismatch to be Stalled", func() (bool, string) {
+		s := get(t, ns, "dropped")
+		r, m := readyReason(s)
+		return r == ReasonWriteMismatch && stalled(s) && strings.Contains(m, "2 times"), m
+	})
+	time.Sleep(5 * testInterval)
+	if n := op.emu.Requests(key)["PUT"]; n > 2 {
+		t.Errorf("%d PUTs over 5 intervals for a write Sendblue does not keep, want at most 2", n)
+	}
+	op.emu.ClearFaults()
+
+	// One write that does not persist is retried at once (not an interval
+	// later) and converges.
+	op2 := startOperator(t, 1, Options{IntervalOverride: time.Hour})
+	op2.account(t, op2.ns[0], "creds", "key-dropped-once")
+	op2.emu.InjectFault(sendbluetest.Fault{Account: "key-dropped-once", Method: "PUT", DropWrite: true})
+	mustCreate(t, newSet(op2.ns[0], "once", "creds", "", v1.Webhooks{Outbound: hooks("https://once.example.com")}))
+	op2.waitStored(t, "key-dropped-once", `{"receive":[],"call_log":[],"line_blocked":[],"line_assigned":[],"outbound":["https://once.example.com"],"contact_created":[]}`)
+	waitReason(t, op2.ns[0], "once", ReasonSynced)
+}
+
+// Item 4: a write that would exceed the size limit is refused before it is
+// sent, naming the set that pushes it over, and the other sets go on; a 413
+// is not retried in a loop.
+func TestAnAccountTooLargeToWriteStopsOnlyTheSetThatPushesItOver(t *testing.T) {
+	op := startOperator(t, 1, Options{})
+	ns := op.ns[0]
+	const key = "key-too-large"
+	op.account(t, ns, "creds", key)
+	// The account already holds almost as much as may be written.
+	var foreign []string
+	for i := 0; len(foreign)*1040 < sendblue.MaxRequestBytes-10<<10; i++ {
+		foreign = append(foreign, fmt.Sprintf("%q", fmt.Sprintf("https://f%d.example.com/%s", i, strings.Repeat("x", 1000))))
+	}
+	if err := op.emu.SetWebhooks(key, full("call_log", "["+strings.Join(foreign, ",")+"]")); err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, newSet(ns, "small", "creds", "", v1.Webhooks{Receive: hooks("https://small.example.com")}))
+	waitReason(t, ns, "small", ReasonSynced)
+	time.Sleep(1100 * time.Millisecond) // creation time orders sets
+	var big []v1.Webhook
+	for i := 0; i < 10; i++ {
+		for _, u := range []string{"o", "l"} {
+			big = append(big, v1.Webhook{URL: v1.WebhookURL(fmt.Sprintf("https://%s%d.example.com/%s", u, i, strings.Repeat("y", 900)))})
+		}
+	}
+	mustCreate(t, newSet(ns, "big", "creds", "", v1.Webhooks{Outbound: big[:10], LineBlocked: big[10:]}))
+	s := waitReason(t, ns, "big", ReasonAccountTooLarge)
+	if _, m := readyReason(s); !strings.Contains(m, "this set") || !stalled(s) {
+		t.Errorf("big: message %q stalled %v: want it named as the set that pushes the account over, Stalled", m, stalled(s))
+	}
+	if got := op.stored(t, key); len(got) > sendblue.MaxRequestBytes {
+		t.Errorf("the account holds %d bytes, more than the write limit %d", len(got), sendblue.MaxRequestBytes)
+	}
+	// Another set still gets its webhook written.
+	mustCreate(t, newSet(ns, "other", "creds", "", v1.Webhooks{ContactCreated: hooks("https://other.example.com")}))
+	waitReason(t, ns, "other", ReasonSynced)
+	if !strings.Contains(op.stored(t, key), "https://other.example.com") {
+		t.Error("a set that fits was not written while another set is too large")
+	}
+
+	// Sendblue's own limit is lower than ours: a 413 is Stalled and learned,
+	// not retried with fast backoff.
+	op.account(t, ns, "creds-413", "key-413")
+	op.emu.InjectFault(sendbluetest.Fault{Account: "key-413", Method: "PUT", Status: 413, Message: "Payload Too Large", Count: 1000})
+	mustCreate(t, newSet(ns, "refused", "creds-413", "", v1.Webhooks{Receive: hooks("https://refused.example.com")}))
+	s = waitReason(t, ns, "refused", ReasonAccountTooLarge)
+	if !stalled(s) {
+		t.Errorf("a 413 is not Stalled: %+v", s.Status.Conditions)
+	}
+	time.Sleep(5 * testInterval)
+	if n := op.emu.Requests("key-413")["PUT"]; n > 2 {
+		t.Errorf("%d PUTs after a 413, want at most 2", n)
+	}
+}
+
+// Item 5: credentials with surrounding whitespace are refused; two keys of
+// one account do not make an Exclusive set fight the other key's sets.
+func TestTwoKeysOfOneAccountDoNotFight(t *testing.T) {
+	op := startOperator(t, 1, Options{})
+	ns := op.ns[0]
+	op.account(t, ns, "creds-1", "key-one-account-1")
+	if err := op.emu.AddKey("key-one-account-1", "key-one-account-2", secretValue("sk-second-key")); err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, credsSecret(ns, "creds-2", "key-one-account-2", "sk-second-key"))
+	mustCreate(t, credsSecret(ns, "creds-spaced", "key-one-account-2", "sk-second-key "))
+	mustCreate(t, newSet(ns, "spaced", "creds-spaced", "", v1.Webhooks{Receive: hooks("https://spaced.example.com")}))
+	s := waitReason(t, ns, "spaced", ReasonInvalidSpec)
+	if _, m := readyReason(s); !strings.Contains(m, "whitespace") {
+		t.Errorf("message %q does not say what is wrong", m)
+	}
+
+	mustCreate(t, newSet(ns, "merge", "creds-1", v1.PolicyMerge, v1.Webhooks{Receive: hooks("https://merge.example.com")}))
+	waitReason(t, ns, "merge", ReasonSynced)
+	mustCreate(t, newSet(ns, "exclusive", "creds-2", v1.PolicyExclusive, v1.Webhooks{Outbound: hooks("https://exclusive.example.com")}))
+	waitReason(t, ns, "exclusive", ReasonSynced)
+	op.waitStored(t, "key-one-account-1", `{"receive":["https://merge.example.com"],"call_log":[],"line_blocked":[],"line_assigned":[],"outbound":["https://exclusive.example.com"],"contact_created":[]}`)
+	op.emu.ResetRequests("key-one-account-1")
+	op.emu.ResetRequests("key-one-account-2")
+	time.Sleep(5 * testInterval)
+	puts := op.emu.Requests("key-one-account-1")["PUT"] + op.emu.Requests("key-one-account-2")["PUT"]
+	if puts != 0 {
+		t.Errorf("%d PUTs over 5 intervals on a converged account reached by two keys, want 0", puts)
+	}
+	if got := op.stored(t, "key-one-account-1"); !strings.Contains(got, "https://merge.example.com") {
+		t.Errorf("the Exclusive set removed what a set using the other key declares: %s", got)
+	}
+}
+
+// Item 6: a set pinned to one account that is pointed at another writes to
+// neither until the move is accepted; a secret-key rotation is not a move.
+func TestPointingASetAtAnotherAccountWritesNothingUntilAccepted(t *testing.T) {
+	op := startOperator(t, 1, Options{})
+	ns := op.ns[0]
+	op.account(t, ns, "prod", "prod-key-0001")
+	stagSecret := op.account(t, ns, "stag", "stag-key-0001")
+	staging := full("outbound", `["https://staging-only.example.com/o"]`)
+	if err := op.emu.SetWebhooks("stag-key-0001", staging); err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, newSet(ns, "app", "prod", "", v1.Webhooks{Receive: hooks("https://app.example.com/r"), Outbound: hooks("https://staging-only.example.com/o")}))
+	s := waitReason(t, ns, "app", ReasonSynced)
+	pinned := s.Status.AccountID
+	if pinned == "" || strings.Contains(pinned, "0001") {
+		t.Fatalf("status.accountID %q: want a non-secret identity of the key id", pinned)
+	}
+	prod := op.stored(t, "prod-key-0001")
+
+	// Re-pointed at staging while dropping a URL it applied on prod.
+	update(t, ns, "app", func(s *v1.SendblueWebhookSet) {
+		s.Spec.CredentialsRef.Name = "stag"
+		s.Spec.Webhooks.Outbound = nil
+	})
+	s = waitReason(t, ns, "app", ReasonAccountChanged)
+	_, m := readyReason(s)
+	if !stalled(s) || !strings.Contains(m, AnnotationAcceptAccount) {
+		t.Errorf("AccountChanged: stalled %v, message %q: want Stalled and the way out", stalled(s), m)
+	}
+	time.Sleep(3 * testInterval)
+	if got := op.stored(t, "stag-key-0001"); got != string(staging) {
+		t.Errorf("staging was written before the move was accepted: %s", got)
+	}
+	if got := op.stored(t, "prod-key-0001"); got != prod {
+		t.Errorf("prod was written after the set moved away: %s", got)
+	}
+
+	// Accepting the move: the set owns nothing on staging yet.
+	newID := accountIDFromMessage(t, m)
+	update(t, ns, "app", func(s *v1.SendblueWebhookSet) {
+		s.Annotations = map[string]string{AnnotationAcceptAccount: newID}
+	})
+	s = waitReason(t, ns, "app", ReasonSynced)
+	if s.Status.AccountID != newID {
+		t.Errorf("status.accountID %q after the move, want %q", s.Status.AccountID, newID)
+	}
+	op.waitStored(t, "stag-key-0001", `{"receive":["https://app.example.com/r"],"call_log":[],"line_blocked":[],"line_assigned":[],"outbound":["https://staging-only.example.com/o"],"contact_created":[]}`)
+
+	// Rotating the secret key of the same key id is not a move.
+	rotated := secretValue("sk-stag-rotated")
+	if err := op.emu.RotateSecret("stag-key-0001", rotated); err != nil {
+		t.Fatal(err)
+	}
+	var sec corev1.Secret
+	if err := testClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "stag"}, &sec); err != nil {
+		t.Fatal(err)
+	}
+	sec.Data["apiSecretKey"] = []byte(rotated)
+	if err := testClient.Update(context.Background(), &sec); err != nil {
+		t.Fatal(err)
+	}
+	_ = stagSecret
+	update(t, ns, "app", func(s *v1.SendblueWebhookSet) { s.Spec.Webhooks.CallLog = hooks("https://app.example.com/c") })
+	s = waitReason(t, ns, "app", ReasonSynced)
+	if s.Status.AccountID != newID {
+		t.Errorf("status.accountID %q after a rotation, want %q unchanged", s.Status.AccountID, newID)
+	}
+}
+
+func accountIDFromMessage(t *testing.T, m string) string {
+	t.Helper()
+	i := strings.Index(m, AnnotationAcceptAccount+"=")
+	if i < 0 {
+		t.Fatalf("message %q does not give the annotation to set", m)
+	}
+	rest := m[i+len(AnnotationAcceptAccount)+1:]
+	if j := strings.IndexAny(rest, " ;,)"); j >= 0 {
+		rest = rest[:j]
+	}
+	return rest
+}
+
+// Item 12: service-account tokens can never be sent to a webhook; with the
+// opt-in guard, only Secrets that carry the label can.
+func TestSecretsThatMayNotBeSentAreRefused(t *testing.T) {
+	sel, err := labels.Parse("sendblue.webhooks.dev/referable=true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := startOperator(t, 1, Options{WebhookSecretSelector: sel})
+	ns := op.ns[0]
+	op.account(t, ns, "creds", "key-guard")
+	token := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "token", Namespace: ns,
+		Annotations: map[string]string{corev1.ServiceAccountNameKey: "default"}},
+		Type: corev1.SecretTypeServiceAccountToken, Data: map[string][]byte{"token": []byte(secretValue("sa-token-value"))}}
+	mustCreate(t, token)
+	mustCreate(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "unlabeled", Namespace: ns}, Data: map[string][]byte{"k": []byte(secretValue("unlabeled-value"))}})
+	mustCreate(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "labeled", Namespace: ns, Labels: map[string]string{"sendblue.webhooks.dev/referable": "true"}},
+		Data: map[string][]byte{"k": []byte(secretValue("labeled-value"))}})
+	ref := func(name, key string) []v1.Webhook {
+		return []v1.Webhook{{URL: v1.WebhookURL("https://" + name + ".example.com"), SecretRef: &v1.SecretKeyReference{Name: v1.SecretName(name), Key: v1.SecretDataKey(key)}}}
+	}
+	mustCreate(t, newSet(ns, "token", "creds", "", v1.Webhooks{Receive: ref("token", "token")}))
+	mustCreate(t, newSet(ns, "unlabeled", "creds", "", v1.Webhooks{Receive: ref("unlabeled", "k")}))
+	mustCreate(t, newSet(ns, "labeled", "creds", "", v1.Webhooks{Receive: ref("labeled", "k")}))
+	for _, n := range []string{"token", "unlabeled"} {
+		s := waitReason(t, ns, n, ReasonSecretNotAllowed)
+		if _, m := readyReason(s); !strings.Contains(m, "Secret "+ns+"/"+n) || !stalled(s) {
+			t.Errorf("%s: message %q stalled %v", n, m, stalled(s))
+		}
+	}
+	waitReason(t, ns, "labeled", ReasonSynced)
+	got := op.stored(t, "key-guard")
+	if strings.Contains(got, "sa-token-value") || strings.Contains(got, "unlabeled-value") {
+		t.Errorf("a refused Secret reached the account: %s", got)
+	}
+}
+
+// Items 14 and 16: a set that never wrote anything is released at once
+// when its credentials are gone; control characters in credentials are an
+// InvalidSpec, not an endless APIError.
+func TestBrokenCredentialsNeitherHangDeletionNorLoop(t *testing.T) {
+	op := startOperator(t, 1, Options{})
+	ns := op.ns[0]
+	mustCreate(t, newSet(ns, "never-synced", "missing", "", v1.Webhooks{Receive: hooks("https://never.example.com")}))
+	waitReason(t, ns, "never-synced", ReasonCredentialsNotFound)
+	deleteObject(t, get(t, ns, "never-synced"))
+	start := time.Now()
+	waitGone(t, ns, "never-synced")
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("deleting a set that applied nothing took %s", d)
+	}
+
+	op.emu.ResetRequests("key-control")
+	for name, value := range map[string]string{"nul": "sk-a\x00b", "del": "sk-a\x7fb", "esc": "sk-\x1b[0m", "nonascii": "sk-\u00e9"} {
+		if err := op.emu.AddAccount("key-"+name, value); err != nil {
+			t.Fatal(err)
+		}
+		mustCreate(t, credsSecret(ns, "creds-"+name, "key-"+name, value))
+		mustCreate(t, newSet(ns, name, "creds-"+name, "", v1.Webhooks{Receive: hooks("https://" + name + ".example.com")}))
+		s := waitReason(t, ns, name, ReasonInvalidSpec)
+		if _, m := readyReason(s); !strings.Contains(m, "spec.credentialsRef") || !stalled(s) {
+			t.Errorf("%s: message %q stalled %v", name, m, stalled(s))
+		}
+		if n := op.emu.Requests("key-" + name); n["GET"]+n["PUT"] != 0 {
+			t.Errorf("%s: credentials that cannot be sent were sent: %v", name, n)
+		}
+	}
+}
+
+// Item 9 and 13: the cache keeps no Secret annotation (kubectl's
+// last-applied-configuration holds a Secret's data) and no managedFields, and
+// no set's last-applied copy of its spec.
+func TestTheCacheHoldsNoSecretDataAndNoCopiesOfSets(t *testing.T) {
+	op := startOperator(t, 1, Options{})
+	ns := op.ns[0]
+	value := secretValue("whsec-last-applied")
+	lastApplied := fmt.Sprintf(`{"apiVersion":"v1","kind":"Secret","stringData":{"k":%q}}`, value)
+	mustCreate(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "applied", Namespace: ns,
+		Annotations: map[string]string{corev1.LastAppliedConfigAnnotation: lastApplied, "team": "a"},
+		Labels:      map[string]string{"app": "x"}}, StringData: map[string]string{"k": value}})
+	set := newSet(ns, "cached", "creds", "", v1.Webhooks{Receive: []v1.Webhook{{URL: "https://c.example.com", SecretRef: &v1.SecretKeyReference{Name: "applied", Key: "k"}}}})
+	set.Annotations = map[string]string{corev1.LastAppliedConfigAnnotation: `{"spec":"a copy"}`, AnnotationAcceptAccount: "kept"}
+	mustCreate(t, set)
+
+	var meta metav1.PartialObjectMetadata
+	meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	waitFor(t, "the Secret in the metadata cache", func() (bool, string) {
+		err := op.mgr.GetCache().Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "applied"}, &meta)
+		return err == nil, fmt.Sprint(err)
+	})
+	if len(meta.Annotations) != 0 || len(meta.ManagedFields) != 0 {
+		t.Errorf("cached Secret metadata keeps annotations %v and %d managedFields entries", meta.Annotations, len(meta.ManagedFields))
+	}
+	if meta.Labels["app"] != "x" {
+		t.Errorf("cached Secret metadata lost its labels: %v", meta.Labels)
+	}
+	var cached v1.SendblueWebhookSet
+	waitFor(t, "the set in the cache", func() (bool, string) {
+		err := op.mgr.GetCache().Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "cached"}, &cached)
+		return err == nil, fmt.Sprint(err)
+	})
+	if _, ok := cached.Annotations[corev1.LastAppliedConfigAnnotation]; ok || len(cached.ManagedFields) != 0 {
+		t.Errorf("cached set keeps last-applied-configuration or managedFields: %v, %d", cached.Annotations, len(cached.ManagedFields))
+	}
+	if cached.Annotations[AnnotationAcceptAccount] != "kept" {
+		t.Errorf("cached set lost the operator's own annotation: %v", cached.Annotations)
+	}
+}

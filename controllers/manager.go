@@ -1,0 +1,58 @@
+package controllers
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/sendblue-operator/sendblue-operator/api/v1alpha1"
+)
+
+// CacheOptions are the manager's cache options: every namespace, or only
+// those given, with what the operator does not need stripped from cached
+// objects (see stripForCache).
+func CacheOptions(namespaces []string) cache.Options {
+	opts := cache.Options{DefaultTransform: stripForCache}
+	if len(namespaces) > 0 {
+		opts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range namespaces {
+			opts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	return opts
+}
+
+// ClientOptions are the manager's client options: Secrets are never read
+// from (or put into) the cache.
+func ClientOptions() client.Options {
+	return client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}}
+}
+
+// stripForCache drops, before an object enters the cache, what the operator
+// never reads and what must not sit in its memory: managedFields of every
+// object; every annotation of the Secret metadata it watches, where kubectl's
+// last-applied-configuration holds the Secret's data in clear; and a set's
+// last-applied-configuration, a second copy of its spec.
+func stripForCache(in any) (any, error) {
+	if o, err := meta.Accessor(in); err == nil && o.GetManagedFields() != nil {
+		o.SetManagedFields(nil)
+	}
+	switch o := in.(type) {
+	case *metav1.PartialObjectMetadata:
+		// Only Secrets are watched as metadata.
+		o.Annotations = nil
+	case *v1.SendblueWebhookSet:
+		if _, ok := o.Annotations[corev1.LastAppliedConfigAnnotation]; ok {
+			a := make(map[string]string, len(o.Annotations)-1)
+			for k, v := range o.Annotations {
+				if k != corev1.LastAppliedConfigAnnotation {
+					a[k] = v
+				}
+			}
+			o.Annotations = a
+		}
+	}
+	return in, nil
+}

@@ -1,0 +1,190 @@
+package controllers
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+
+	sendbluev1alpha1 "github.com/sendblue-operator/sendblue-operator/api/v1alpha1"
+	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue"
+)
+
+// oversize is a set left out of a write because the account would be larger
+// than may be written with it.
+type oversize struct {
+	ID    string
+	Size  int // the body size with the set in
+	Limit int
+}
+
+// fitPlan plans the account as PlanAccount does and, if the configuration to
+// write would be larger than limit bytes, lets the writing sets in oldest
+// first, each only if the account stays within the limit (or shrinks) with
+// it. The sets left out are frozen (they write nothing and lose nothing) and
+// returned, so that one set that grows the account too much names itself
+// and stops no other set.
+func fitPlan(actual *sendblue.Config, inputs []SetInput, guard Guard, limit int) (AccountPlan, []oversize, error) {
+	plan, err := PlanAccount(actual, inputs, guard)
+	if err != nil || !plan.HasChanges() {
+		return plan, nil, err
+	}
+	size, err := plan.Desired.Size()
+	if err != nil || size <= limit {
+		return plan, nil, err
+	}
+	order := make([]int, 0, len(inputs))
+	current := slices.Clone(inputs)
+	for i, in := range inputs {
+		if in.writes() {
+			order = append(order, i)
+			current[i].Frozen = true
+		}
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		x, y := inputs[order[a]], inputs[order[b]]
+		if !x.Created.Equal(y.Created) {
+			return x.Created.Before(y.Created)
+		}
+		return x.ID < y.ID
+	})
+	base, err := PlanAccount(actual, current, guard)
+	if err != nil {
+		return base, nil, err
+	}
+	curSize, err := base.Desired.Size()
+	if err != nil {
+		return base, nil, err
+	}
+	var over []oversize
+	for _, i := range order {
+		trial := slices.Clone(current)
+		trial[i] = inputs[i]
+		p, err := PlanAccount(actual, trial, guard)
+		if err != nil {
+			return p, nil, err
+		}
+		n, err := p.Desired.Size()
+		if err != nil {
+			return p, nil, err
+		}
+		if n <= limit || n <= curSize {
+			current, curSize = trial, n
+			continue
+		}
+		over = append(over, oversize{ID: inputs[i].ID, Size: n, Limit: limit})
+	}
+	plan, err = PlanAccount(actual, current, guard)
+	return plan, over, err
+}
+
+// foreignCount counts what the account holds that none of the sets
+// declares or applied: other people's webhooks, types this operator does not
+// know, secrets no set manages.
+func foreignCount(actual *sendblue.Config, inputs []SetInput) int {
+	ours := map[entryKey]bool{}
+	for _, s := range inputs {
+		for _, w := range s.Webhooks {
+			ours[w.key()] = true
+		}
+		for _, a := range s.Applied {
+			ours[entryKey{a.Type, a.URL}] = true
+		}
+		for _, name := range []string{globalSecretType, legacySecretType} {
+			if s.declaresSecret(name) {
+				ours[entryKey{Type: name}] = true
+			}
+		}
+	}
+	n := len(actual.UnknownKeys())
+	for _, t := range sendblue.EventTypes() {
+		for _, h := range actual.Webhooks(t) {
+			if !ours[entryKey{string(t), h.URL}] {
+				n++
+			}
+		}
+	}
+	for name, get := range map[string]func() (string, bool){globalSecretType: actual.GlobalSecret, legacySecretType: actual.LegacySecret} {
+		if _, ok := get(); ok && !ours[entryKey{Type: name}] {
+			n++
+		}
+	}
+	return n
+}
+
+// verifyStored compares what Sendblue says it stored with what the plan
+// wrote and returns, by set, the planned changes it did not store as sent.
+// Only the plan's changes are checked: anything else may have changed
+// concurrently and is the next read's business.
+func verifyStored(plan AccountPlan, stored *sendblue.Config) map[string][]string {
+	problems := map[string][]string{}
+	for _, c := range plan.Changes {
+		problem := storedProblem(c, plan.Desired, stored)
+		if problem == "" {
+			continue
+		}
+		for id, sp := range plan.Sets {
+			if slices.Contains(sp.Changes, c) {
+				problems[id] = append(problems[id], problem)
+			}
+		}
+	}
+	return problems
+}
+
+func storedProblem(c sendbluev1alpha1.PlannedChange, desired, stored *sendblue.Config) string {
+	what := c.Type + " " + c.URL
+	switch c.Type {
+	case globalSecretType, legacySecretType:
+		want, wantOK := desired.GlobalSecret()
+		got, gotOK := stored.GlobalSecret()
+		if c.Type == legacySecretType {
+			want, wantOK = desired.LegacySecret()
+			got, gotOK = stored.LegacySecret()
+		}
+		switch {
+		case wantOK && !gotOK:
+			return c.Type + ": not stored"
+		case !wantOK && gotOK:
+			return c.Type + ": still there after its removal"
+		case want != got:
+			return c.Type + ": stored with another value than written"
+		}
+		return ""
+	}
+	t := sendblue.EventType(c.Type)
+	var found []sendblue.Webhook
+	for _, h := range stored.Webhooks(t) {
+		if h.URL == c.URL {
+			found = append(found, h)
+		}
+	}
+	if c.Action == sendbluev1alpha1.ActionRemove {
+		if len(found) > 0 {
+			return what + ": still there after its removal"
+		}
+		return ""
+	}
+	i := slices.IndexFunc(desired.Webhooks(t), func(h sendblue.Webhook) bool { return h.URL == c.URL })
+	if i < 0 {
+		return ""
+	}
+	want := desired.Webhooks(t)[i]
+	switch {
+	case len(found) == 0:
+		return what + ": not stored"
+	case len(found) > 1:
+		return fmt.Sprintf("%s: stored %d times", what, len(found))
+	case found[0].Secret != want.Secret:
+		return what + ": stored with another secret than written"
+	case !sameSet(found[0].SendblueNumbers, want.SendblueNumbers):
+		return what + ": stored with other sendblueNumbers than written"
+	}
+	return ""
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}

@@ -1,0 +1,144 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/sendblue-operator/sendblue-operator/api/v1alpha1"
+	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue"
+)
+
+// readError: the account was read, but the read cannot be trusted to be the
+// whole account. Nothing is planned from it; it is read again after retry.
+type readError struct {
+	message string
+	retry   time.Duration
+}
+
+func (e *readError) Error() string { return e.message }
+
+// verdict is how a failed sync is reported and retried.
+type verdict struct {
+	outcome
+	// retry is when to try again; zero means the workqueue's exponential
+	// backoff (the error is returned to controller-runtime).
+	retry time.Duration
+}
+
+// classify turns an error of a sync into a condition and a retry schedule.
+// It is pure: a table test covers every class.
+func classify(s *v1.SendblueWebhookSet, err error, o Options) verdict {
+	var (
+		unauthorized *sendblue.UnauthorizedError
+		badRequest   *sendblue.BadRequestError
+		rateLimited  *sendblue.RateLimitedError
+		tooLarge     *sendblue.TooLargeError
+		read         *readError
+	)
+	switch {
+	case errors.As(err, &unauthorized):
+		return verdict{outcome{reason: ReasonUnauthorized, stalled: true, message: fmt.Sprintf(
+			"Sendblue refused the credentials in Secret %s (HTTP %d); check spec.credentialsRef", s.Spec.CredentialsRef.Name, unauthorized.StatusCode)}, o.UnauthorizedRetry}
+	case errors.As(err, &rateLimited):
+		wait := rateLimited.RetryAfter
+		if wait <= 0 {
+			wait = o.RateLimitRetry
+		}
+		return verdict{outcome{reason: ReasonRateLimited, message: fmt.Sprintf("Sendblue is rate limiting this account; retrying in %s", wait.Round(time.Second))}, wait}
+	case errors.As(err, &tooLarge):
+		// The limit is now known to be lower: the next sync plans within it.
+		return verdict{outcome{reason: ReasonAccountTooLarge, stalled: true, message: "not written: " + err.Error() +
+			"; the account is planned again within a lower limit"}, time.Second}
+	case errors.As(err, &read):
+		return verdict{outcome{reason: ReasonIncompleteRead, message: read.message}, read.retry}
+	case errors.As(err, &badRequest):
+		// The same request will be refused again.
+		return verdict{outcome{reason: ReasonAPIError, stalled: true, message: err.Error()}, o.UnauthorizedRetry}
+	}
+	// Transport, 5xx, protocol: the workqueue's exponential backoff.
+	return verdict{outcome{reason: ReasonAPIError, message: err.Error()}, 0}
+}
+
+// failed reports a failed sync on the set that ran it and schedules the retry.
+func (r *SendblueWebhookSetReconciler) failed(ctx context.Context, s *v1.SendblueWebhookSet, err error) (ctrl.Result, error) {
+	v := classify(s, err, r.Options)
+	if rerr := r.report(ctx, s, v.outcome); rerr != nil {
+		if v.retry == 0 {
+			return ctrl.Result{}, err
+		}
+		return ctrl.Result{}, rerr
+	}
+	if v.retry == 0 {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: v.retry}, nil
+}
+
+// outcome is what a reconcile reports in status.
+type outcome struct {
+	ready      bool
+	stalled    bool
+	reason     string
+	message    string
+	account    string
+	accountID  string
+	plan       []v1.PlannedChange
+	applied    []v1.AppliedWebhook
+	setApplied bool
+	synced     *metav1.Time
+	// requeue asks for an earlier sync than the interval.
+	requeue time.Duration
+}
+
+// report writes status (only if it changed) and, when the Ready condition
+// changes to a failure, a Warning event.
+func (r *SendblueWebhookSetReconciler) report(ctx context.Context, s *v1.SendblueWebhookSet, o outcome) error {
+	before := s.DeepCopy()
+	st := &s.Status
+	st.ObservedGeneration = s.Generation
+	st.WebhookCount = countWebhooks(&s.Spec.Webhooks)
+	if o.account != "" {
+		st.Account = o.account
+	}
+	if o.accountID != "" {
+		st.AccountID = o.accountID
+	}
+	if o.synced != nil {
+		st.Plan, st.LastSyncTime = o.plan, o.synced
+	}
+	if o.setApplied {
+		st.Applied = o.applied
+	}
+	ready := metav1.ConditionFalse
+	if o.ready {
+		ready = metav1.ConditionTrue
+	}
+	old := meta.FindStatusCondition(st.Conditions, ConditionReady)
+	changed := old == nil || old.Reason != o.reason || old.Message != o.message
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: ConditionReady, Status: ready, Reason: o.reason, Message: o.message, ObservedGeneration: s.Generation})
+	stalled := metav1.Condition{Type: ConditionStalled, Status: metav1.ConditionFalse, Reason: o.reason, Message: "", ObservedGeneration: s.Generation}
+	if o.stalled {
+		stalled.Status, stalled.Message = metav1.ConditionTrue, o.message
+	}
+	meta.SetStatusCondition(&st.Conditions, stalled)
+	r.Metrics.setReason(s.Namespace+"/"+s.Name, o.reason)
+	if !o.ready && changed && o.reason != ReasonSuspended && o.reason != ReasonProgressing {
+		r.Recorder.Eventf(s, nil, corev1.EventTypeWarning, o.reason, "Sync", "%s", o.message)
+	}
+	if equality.Semantic.DeepEqual(before.Status, s.Status) {
+		return nil
+	}
+	if err := r.Client.Status().Patch(ctx, s, client.MergeFrom(before)); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	return nil
+}
