@@ -27,7 +27,7 @@ help: ## Show this help.
 
 .PHONY: manifests
 manifests: controller-gen ## Generate the CRDs and RBAC under config/ from the kubebuilder markers.
-	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac/manager
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods for the API types.
@@ -55,6 +55,13 @@ test-e2e: ## Only the end-to-end tests: the manager binary and kubectl against a
 	@assets=$$(hack/envtest-assets.sh $$([ -x /usr/bin/kubectl ] || echo --kubectl)) || exit 1; \
 	KUBEBUILDER_ASSETS="$$assets" go test $(GOTESTFLAGS) ./test/e2e/...
 
+FUZZTIME ?= 60s
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (default 60s).
+	go test ./controllers -run XXX -fuzz FuzzPlanAccount -fuzztime $(FUZZTIME)
+	go test ./controllers/sendblue -run XXX -fuzz FuzzParseConfig -fuzztime $(FUZZTIME)
+
 .PHONY: envtest
 envtest: ## Build (once, cached outside the repo) etcd and kube-apiserver for envtest; print their directory.
 	@hack/envtest-assets.sh
@@ -72,6 +79,9 @@ test: fmt-check vet verify-generated sdk-deps ## Run every check and test: gofmt
 	assets=$$(hack/envtest-assets.sh $$([ -x /usr/bin/kubectl ] || echo --kubectl)) || exit 1; \
 	echo "KUBEBUILDER_ASSETS=$$assets"; \
 	KUBEBUILDER_ASSETS="$$assets" go test $(GOTESTFLAGS) ./...
+	@echo "A few seconds of each fuzz target (make fuzz runs them longer)"
+	go test ./controllers -run XXX -fuzz FuzzPlanAccount -fuzztime 5s
+	go test ./controllers/sendblue -run XXX -fuzz FuzzParseConfig -fuzztime 5s
 
 ##@ Build
 
@@ -114,6 +124,17 @@ deploy: manifests ## Deploy the operator (CRD, RBAC, manager) with image IMG.
 .PHONY: undeploy
 undeploy: ## Remove the operator from the cluster.
 	$(KUBECTL) kustomize config/default | $(KUBECTL) delete --ignore-not-found -f -
+
+NAMESPACES ?=
+
+.PHONY: namespaced-manifests
+namespaced-manifests: manifests ## Print the namespaced installation for NAMESPACES=a,b (Roles there only; no cluster-wide Secret access).
+	@[ -n "$(NAMESPACES)" ] || { echo "set NAMESPACES=team-a,team-b" >&2; exit 1; }
+	@$(KUBECTL) kustomize config/namespaced | sed 's|image: sendblue-operator:dev|image: $(IMG)|' | go run ./hack/namespaced --namespaces "$(NAMESPACES)"
+
+.PHONY: deploy-namespaced
+deploy-namespaced: ## Deploy the namespaced installation for NAMESPACES=a,b with image IMG.
+	$(MAKE) -s namespaced-manifests NAMESPACES="$(NAMESPACES)" IMG="$(IMG)" | $(KUBECTL) apply -f -
 
 .PHONY: docker-build
 docker-build: ## Build the manager image (needs a Docker engine).

@@ -2,17 +2,25 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
+	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	sendbluev1alpha1 "github.com/sendblue-operator/sendblue-operator/api/v1alpha1"
@@ -27,37 +35,88 @@ func main() {
 	}
 }
 
-func run() error {
-	var (
-		metricsAddr, probeAddr, apiURL, apiPath, watchNamespace string
-		leaderElect                                             bool
-		maxConcurrent                                           int
-		batchWindow, requestTimeout                             time.Duration
-	)
+// config is what the flags say.
+type config struct {
+	metricsAddr, metricsCertDir, probeAddr, apiURL, apiPath string
+	leaderElectionNamespace                                 string
+	watchNamespaces, watchNamespace, secretSelector         string
+	leaderElect, metricsSecure                              bool
+	maxConcurrent                                           int
+	batchWindow, requestTimeout, rateLimitRetry             time.Duration
+	readRetry, stalledRetry                                 time.Duration
+}
+
+func parseFlags() (config, zap.Options) {
+	var c config
 	defaultURL := sendblue.DefaultBaseURL
 	if v := os.Getenv("SENDBLUE_API_BASE_URL"); v != "" {
 		defaultURL = v
 	}
-	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; \"0\" disables it.")
-	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz probes.")
-	flag.BoolVar(&leaderElect, "leader-elect", false, "Enable leader election, so that only one manager is active at a time.")
-	flag.StringVar(&apiURL, "sendblue-api-url", defaultURL, "Sendblue API base URL (env SENDBLUE_API_BASE_URL). https only; http only for loopback hosts such as the emulator.")
-	flag.StringVar(&apiPath, "sendblue-api-path", sendblue.DefaultPath, "Path of the account-webhooks API (or "+sendblue.V2Path+").")
-	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 1, "How many SendblueWebhookSets are reconciled at once (one sync per account at a time regardless).")
-	flag.DurationVar(&batchWindow, "batch-window", 100*time.Millisecond, "How long changes for one account are gathered before it is read and written once.")
-	flag.DurationVar(&requestTimeout, "sendblue-request-timeout", sendblue.DefaultTimeout, "Timeout of each Sendblue API request.")
-	flag.StringVar(&watchNamespace, "watch-namespace", "", "Watch only this namespace (default: all namespaces).")
+	flag.StringVar(&c.metricsAddr, "metrics-bind-address", ":8443", "Address of the Prometheus metrics endpoint; \"0\" disables it.")
+	flag.BoolVar(&c.metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS, to callers the cluster authenticates (TokenReview) and authorizes (SubjectAccessReview, get on /metrics). false: plain HTTP, for local use.")
+	flag.StringVar(&c.metricsCertDir, "metrics-cert-dir", "", "Directory with tls.crt and tls.key for the metrics endpoint; empty: a self-signed certificate is generated at start.")
+	flag.StringVar(&c.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz probes.")
+	flag.BoolVar(&c.leaderElect, "leader-elect", false, "Enable leader election, so that only one manager is active at a time.")
+	flag.StringVar(&c.leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election lease (default: the manager's own namespace in a cluster).")
+	flag.StringVar(&c.apiURL, "sendblue-api-url", defaultURL, "Sendblue API base URL (env SENDBLUE_API_BASE_URL). https only; http only for loopback hosts such as the emulator.")
+	flag.StringVar(&c.apiPath, "sendblue-api-path", sendblue.DefaultPath, "Path of the account-webhooks API (or "+sendblue.V2Path+").")
+	flag.IntVar(&c.maxConcurrent, "max-concurrent-reconciles", 1, "How many SendblueWebhookSets are reconciled at once (one sync per account at a time regardless).")
+	flag.DurationVar(&c.batchWindow, "batch-window", 100*time.Millisecond, "How long changes for one account are gathered before it is read and written once.")
+	flag.DurationVar(&c.requestTimeout, "sendblue-request-timeout", sendblue.DefaultTimeout, "Timeout of each Sendblue API request.")
+	flag.DurationVar(&c.rateLimitRetry, "rate-limit-retry", 30*time.Second, "Wait after a Sendblue 429 that gives no Retry-After.")
+	flag.DurationVar(&c.stalledRetry, "stalled-retry", 5*time.Minute, "Wait before trying again what Sendblue refused and will refuse again unchanged: credentials (401/403), a request (400), a size (413).")
+	flag.DurationVar(&c.readRetry, "read-retry", 5*time.Second, "Wait before reading an account again after a read that may not be the whole account, or writing again what Sendblue did not store as sent; also the least time between two reads that confirm a sudden loss of everything the operator did not write.")
+	flag.StringVar(&c.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch (default: all). Sets and Secrets elsewhere are not seen; the RBAC may then be Roles in these namespaces only.")
+	flag.StringVar(&c.watchNamespace, "watch-namespace", "", "Deprecated: one namespace to watch; use --watch-namespaces.")
+	flag.StringVar(&c.secretSelector, "webhook-secret-selector", "", "Label selector every Secret referenced by secretRef, globalSecretRef or legacySecretRef must match (e.g. sendblue.webhooks.dev/referable=true); empty: any Secret of the set's namespace.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	return c, opts
+}
+
+func (c config) namespaces() ([]string, error) {
+	list := c.watchNamespaces
+	if c.watchNamespace != "" {
+		if list != "" {
+			return nil, errors.New("--watch-namespace and --watch-namespaces: give one")
+		}
+		list = c.watchNamespace
+	}
+	var out []string
+	for _, ns := range strings.Split(list, ",") {
+		if ns = strings.TrimSpace(ns); ns == "" {
+			continue
+		}
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return nil, fmt.Errorf("--watch-namespaces: %q is not a namespace name", ns)
+		}
+		out = append(out, ns)
+	}
+	return out, nil
+}
+
+func run() error {
+	c, opts := parseFlags()
+	// Above V(7), client-go logs response bodies, Secret data among them.
 	ctrl.SetLogger(controllers.CapVerbosity(zap.New(zap.UseFlagOptions(&opts)), controllers.MaxLogVerbosity))
 	log := ctrl.Log.WithName("setup")
 
-	if batchWindow < 0 || maxConcurrent < 1 || requestTimeout <= 0 {
-		return fmt.Errorf("--batch-window must be >= 0, --max-concurrent-reconciles >= 1 and --sendblue-request-timeout > 0")
+	if c.batchWindow < 0 || c.maxConcurrent < 1 || c.requestTimeout <= 0 || c.rateLimitRetry <= 0 || c.readRetry <= 0 || c.stalledRetry <= 0 {
+		return fmt.Errorf("--batch-window must be >= 0, --max-concurrent-reconciles >= 1, and --sendblue-request-timeout, --rate-limit-retry, --read-retry and --stalled-retry > 0")
+	}
+	namespaces, err := c.namespaces()
+	if err != nil {
+		return err
+	}
+	var selector labels.Selector
+	if c.secretSelector != "" {
+		if selector, err = labels.Parse(c.secretSelector); err != nil {
+			return fmt.Errorf("--webhook-secret-selector: %w", err)
+		}
 	}
 	metrics := controllers.NewMetrics(nil)
-	factory, err := controllers.NewClientFactory(apiURL, apiPath, requestTimeout, metrics)
+	factory, err := controllers.NewClientFactory(c.apiURL, c.apiPath, c.requestTimeout, metrics)
 	if err != nil {
 		return fmt.Errorf("--sendblue-api-url: %w", err)
 	}
@@ -66,18 +125,19 @@ func run() error {
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(sendbluev1alpha1.AddToScheme(scheme))
 
-	var namespaces []string
-	if watchNamespace != "" {
-		namespaces = []string{watchNamespace}
+	metricsOpts := metricsserver.Options{BindAddress: c.metricsAddr, SecureServing: c.metricsSecure, CertDir: c.metricsCertDir}
+	if c.metricsSecure {
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
-		Scheme:                 scheme,
-		Cache:                  controllers.CacheOptions(namespaces),
-		Client:                 controllers.ClientOptions(),
-		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
-		HealthProbeBindAddress: probeAddr,
-		LeaderElection:         leaderElect,
-		LeaderElectionID:       "sendblue-operator.sendblue.webhooks.dev",
+		Scheme:                  scheme,
+		Cache:                   controllers.CacheOptions(namespaces),
+		Client:                  controllers.ClientOptions(),
+		Metrics:                 metricsOpts,
+		HealthProbeBindAddress:  c.probeAddr,
+		LeaderElection:          c.leaderElect,
+		LeaderElectionID:        "sendblue-operator.sendblue.webhooks.dev",
+		LeaderElectionNamespace: c.leaderElectionNamespace,
 	})
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
@@ -89,7 +149,9 @@ func run() error {
 		Recorder:  mgr.GetEventRecorder("sendblue-operator"),
 		NewClient: factory,
 		Metrics:   metrics,
-		Options:   controllers.Options{BatchWindow: batchWindow, MaxConcurrentReconciles: maxConcurrent},
+		Options: controllers.Options{BatchWindow: c.batchWindow, MaxConcurrentReconciles: c.maxConcurrent,
+			RateLimitRetry: c.rateLimitRetry, UnauthorizedRetry: c.stalledRetry, ConfirmDelay: c.readRetry,
+			WebhookSecretSelector: selector},
 	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the controller: %w", err)
@@ -97,9 +159,23 @@ func run() error {
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err
 	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+	if err := mgr.AddReadyzCheck("caches", cacheSynced(mgr.GetCache())); err != nil {
 		return err
 	}
-	log.Info("Starting the manager", "sendblueAPI", apiURL+apiPath, "watchNamespace", watchNamespace, "batchWindow", batchWindow.String())
+	log.Info("Starting the manager", "sendblueAPI", c.apiURL+c.apiPath, "watchNamespaces", strings.Join(namespaces, ","),
+		"batchWindow", c.batchWindow.String(), "metricsSecure", c.metricsSecure)
 	return mgr.Start(ctx)
+}
+
+// cacheSynced is a readiness check: not ready until the informers have
+// listed what they watch, so that no sync runs on a partial view.
+func cacheSynced(c cache.Cache) healthz.Checker {
+	return func(req *http.Request) error {
+		ctx, cancel := context.WithTimeout(req.Context(), 100*time.Millisecond)
+		defer cancel()
+		if !c.WaitForCacheSync(ctx) {
+			return errors.New("the informer caches have not synced yet")
+		}
+		return nil
+	}
 }

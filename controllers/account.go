@@ -28,8 +28,9 @@ type accountState struct {
 	suspectSeen time.Time
 
 	// limit is the largest body that may be written: MaxRequestBytes, or
-	// less once Sendblue refused a smaller one with 413.
-	limit int
+	// less until limitUntil once Sendblue refused a smaller one with 413.
+	limit      int
+	limitUntil time.Time
 	// mismatches counts, per set, writes of the set's changes that Sendblue
 	// did not store as sent; refused holds the sets whose changes are no
 	// longer written until their inputs change.
@@ -49,6 +50,16 @@ func newAccountState() *accountState {
 		limit:        sendblue.MaxRequestBytes,
 		mismatches:   map[types.UID]mismatch{},
 	}
+}
+
+// writeLimit is the largest body that may be written now: a limit learned
+// from a 413 holds for a while (the stalled retry), then the full one is
+// tried again.
+func (a *accountState) writeLimit(now time.Time) int {
+	if a.limit < sendblue.MaxRequestBytes && now.After(a.limitUntil) {
+		a.limit = sendblue.MaxRequestBytes
+	}
+	return a.limit
 }
 
 // refusedWrite reports whether the set's changes, as they are now, were

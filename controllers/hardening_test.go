@@ -205,7 +205,7 @@ func TestWhatSendblueDidNotStoreIsReportedNotRepeated(t *testing.T) {
 // sent, naming the set that pushes it over, and the other sets go on; a 413
 // is not retried in a loop.
 func TestAnAccountTooLargeToWriteStopsOnlyTheSetThatPushesItOver(t *testing.T) {
-	op := startOperator(t, 1, Options{})
+	op := startOperator(t, 1, Options{UnauthorizedRetry: time.Minute}) // a limit learned from a 413 holds a minute
 	ns := op.ns[0]
 	const key = "key-too-large"
 	op.account(t, ns, "creds", key)

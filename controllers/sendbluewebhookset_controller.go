@@ -272,8 +272,10 @@ type member struct {
 // if even its credentials cannot be read, it may belong to any account, and
 // what it declares or applied is guarded from every removal.
 func (r *SendblueWebhookSetReconciler) group(ctx context.Context, self *resolved, secrets *secretReader) ([]*member, Guard, error) {
+	// The cache's own objects, not copies: read only, except the members,
+	// copied below before their status is reported.
 	var list v1.SendblueWebhookSetList
-	if err := r.Client.List(ctx, &list); err != nil {
+	if err := r.Client.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, nil, fmt.Errorf("listing SendblueWebhookSets: %w", err)
 	}
 	group := []*member{{resolved: self}}
@@ -293,11 +295,14 @@ func (r *SendblueWebhookSetReconciler) group(ctx context.Context, self *resolved
 			case accountID(creds) != self.account:
 				guardSet(guard, s, deleting, "which uses other credentials", false)
 			default:
-				res = &resolved{set: s, creds: creds, account: self.account, pin: accountPin(creds), input: frozen(s)}
+				res = &resolved{set: s.DeepCopy(), creds: creds, account: self.account, pin: accountPin(creds), input: frozen(s)}
 				res.input.Applied = r.owned.applied(s, res.pin, accountLabel(creds))
 				group = append(group, &member{resolved: res, held: "its inputs cannot be read"})
 			}
 			continue
+		}
+		if res.account == self.account {
+			res.set = s.DeepCopy()
 		}
 		switch {
 		case res.account != self.account:
@@ -371,7 +376,7 @@ func (r *SendblueWebhookSetReconciler) sync(ctx context.Context, acct *accountSt
 		return r.failed(ctx, self.set, &readError{fmt.Sprintf("the account's configuration as read lacks %s, which Sendblue lists in every account (empty or not): "+
 			"it may not be the whole account, so nothing was written", joinTypes(missing)), r.Options.ConfirmDelay})
 	}
-	plan, over, err := fitPlan(actual, inputs, guard, acct.limit)
+	plan, over, err := fitPlan(actual, inputs, guard, acct.writeLimit(time.Now()))
 	if err != nil {
 		return r.failed(ctx, self.set, err)
 	}
@@ -426,7 +431,7 @@ func (r *SendblueWebhookSetReconciler) write(ctx context.Context, api SendblueAP
 	if errors.As(err, &tooLarge) && tooLarge.StatusCode != 0 {
 		// Sendblue's limit is below this body: never send one as large again.
 		if size, serr := plan.Desired.Size(); serr == nil && size-1 < acct.limit {
-			acct.limit = size - 1
+			acct.limit, acct.limitUntil = size-1, time.Now().Add(r.Options.UnauthorizedRetry)
 		}
 		return nil, err
 	}
@@ -495,9 +500,13 @@ func (r *SendblueWebhookSetReconciler) heldOutcome(acct *accountState, g *member
 	id := g.input.ID
 	if i := slices.IndexFunc(over, func(o oversize) bool { return o.ID == id }); i >= 0 {
 		o := over[i]
-		return outcome{reason: ReasonAccountTooLarge, stalled: true, message: fmt.Sprintf(
+		out := outcome{reason: ReasonAccountTooLarge, stalled: true, message: fmt.Sprintf(
 			"not written: with this set's webhooks the account's configuration would be %d bytes, more than the %d bytes that may be written%s; "+
-				"remove webhooks from this set or from the account (other sets are written without it)", o.Size, o.Limit, learnedLimit(o.Limit))}, true
+				"remove webhooks from this set or from the account (other sets are written without it)", o.Size, o.Limit, learnedLimit(o.Limit))}
+		if o.Limit < sendblue.MaxRequestBytes {
+			out.requeue = max(time.Until(acct.limitUntil), time.Second) // then the full limit is tried again
+		}
+		return out, true
 	}
 	if m, ok := refused[id]; ok {
 		return outcome{reason: ReasonWriteMismatch, stalled: true, message: mismatchMessage(m)}, true
@@ -522,7 +531,7 @@ func (r *SendblueWebhookSetReconciler) heldOutcome(acct *accountState, g *member
 
 func learnedLimit(limit int) string {
 	if limit < sendblue.MaxRequestBytes {
-		return " (Sendblue refused a larger one with HTTP 413)"
+		return " (Sendblue refused a larger one with HTTP 413; the full limit is tried again after --stalled-retry)"
 	}
 	return ""
 }

@@ -89,14 +89,23 @@ type apiKey struct {
 	requests  map[string]int
 }
 
+// Write is one change an API request made to an account's configuration.
+type Write struct {
+	// KeyID is the key the request carried; Method its HTTP method.
+	KeyID, Method string
+	// Before and After are the configuration around the change.
+	Before, After json.RawMessage
+}
+
 // Server is the emulator. Use it as an http.Handler (httptest.NewServer).
 type Server struct {
-	mu     sync.Mutex
-	keys   map[string]*apiKey // by key id
-	faults []Fault
-	closed chan struct{}
-	once   sync.Once
-	mux    *http.ServeMux
+	mu      sync.Mutex
+	keys    map[string]*apiKey // by key id
+	faults  []Fault
+	journal []Write
+	closed  chan struct{}
+	once    sync.Once
+	mux     *http.ServeMux
 }
 
 // NewServer returns an emulator with no accounts.
@@ -277,6 +286,23 @@ func (s *Server) ResetRequests(keyID string) {
 	}
 }
 
+// Journal returns the changes API requests made to configurations since the
+// n-th (0: all), in order, and the number to pass next time. Dashboard edits
+// (SetWebhooks, SetMembers, EditWebhooks) are not in it.
+func (s *Server) Journal(n int) ([]Write, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n = min(max(n, 0), len(s.journal))
+	return append([]Write(nil), s.journal[n:]...), len(s.journal)
+}
+
+// record appends a change to the journal; the caller holds s.mu.
+func (s *Server) record(keyID, method string, before wirejson.Object, after wirejson.Object) {
+	b, _ := before.MarshalJSON()
+	a, _ := after.MarshalJSON()
+	s.journal = append(s.journal, Write{KeyID: keyID, Method: method, Before: b, After: a})
+}
+
 // InjectFault queues a fault.
 func (s *Server) InjectFault(f Fault) {
 	if f.Count <= 0 {
@@ -344,11 +370,11 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		}
 		switch r.Method {
 		case http.MethodPut:
-			s.handlePut(w, acct, body)
+			s.handlePut(w, keyID, acct, body)
 		case http.MethodPost:
-			s.handlePost(w, acct, body)
+			s.handlePost(w, keyID, acct, body)
 		default:
-			s.handleDelete(w, acct, body)
+			s.handleDelete(w, keyID, acct, body)
 		}
 	default:
 		w.Header().Set("Allow", "GET, PUT, POST, DELETE")
@@ -411,7 +437,7 @@ func (s *Server) handleGet(w http.ResponseWriter, acct *account) {
 	writeRaw(w, http.StatusOK, `{"status":"OK","webhooks":`+string(cfg)+`}`)
 }
 
-func (s *Server) handlePut(w http.ResponseWriter, acct *account, body []byte) {
+func (s *Server) handlePut(w http.ResponseWriter, keyID string, acct *account, body []byte) {
 	root, err := wirejson.ParseObject(body)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "Request body must be a JSON object")
@@ -432,6 +458,7 @@ func (s *Server) handlePut(w http.ResponseWriter, acct *account, body []byte) {
 		return
 	}
 	s.mu.Lock()
+	s.record(keyID, http.MethodPut, acct.webhooks, cfg)
 	acct.webhooks = cfg
 	stored, _ := cfg.MarshalJSON()
 	s.mu.Unlock()
@@ -463,7 +490,7 @@ func decodeList(body []byte) (listRequest, string, error) {
 	return req, t, nil
 }
 
-func (s *Server) handlePost(w http.ResponseWriter, a *account, body []byte) {
+func (s *Server) handlePost(w http.ResponseWriter, keyID string, a *account, body []byte) {
 	req, t, err := decodeList(body)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
@@ -482,15 +509,17 @@ func (s *Server) handlePost(w http.ResponseWriter, a *account, body []byte) {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
+	before := a.webhooks.Clone()
 	a.webhooks.Set(t, mustJSON(append(entries, req.Webhooks...)))
 	if req.GlobalSecret != nil {
 		a.webhooks.Set("globalSecret", mustJSON(*req.GlobalSecret))
 	}
+	s.record(keyID, http.MethodPost, before, a.webhooks)
 	stored, _ := a.webhooks.MarshalJSON()
 	writeRaw(w, http.StatusOK, `{"status":"OK","message":"Webhooks added successfully","webhooks":`+string(stored)+`}`)
 }
 
-func (s *Server) handleDelete(w http.ResponseWriter, a *account, body []byte) {
+func (s *Server) handleDelete(w http.ResponseWriter, keyID string, a *account, body []byte) {
 	req, t, err := decodeList(body)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
@@ -519,7 +548,9 @@ func (s *Server) handleDelete(w http.ResponseWriter, a *account, body []byte) {
 		}
 	}
 	if _, present := a.webhooks.Get(t); present || len(kept) > 0 {
+		before := a.webhooks.Clone()
 		a.webhooks.Set(t, mustJSON(kept))
+		s.record(keyID, http.MethodDelete, before, a.webhooks)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "OK", "message": "Webhooks deleted successfully"})
 }

@@ -186,6 +186,37 @@ func TestControlSurface(t *testing.T) {
 	}
 }
 
+func TestTheJournalHoldsEveryChangeTheAPIMade(t *testing.T) {
+	emu, ts := start(t)
+	call(t, ts, "PUT", sendbluetest.Path, `{"webhooks":{"receive":["https://a.example.com"]}}`, nil)
+	if err := emu.SetMembers(keyID, json.RawMessage(`{"outbound":["https://dashboard.example.com"]}`)); err != nil {
+		t.Fatal(err)
+	}
+	call(t, ts, "POST", sendbluetest.Path, `{"webhooks":["https://b.example.com"],"type":"receive"}`, nil)
+	call(t, ts, "DELETE", sendbluetest.Path, `{"webhooks":["https://a.example.com"],"type":"receive"}`, nil)
+	call(t, ts, "PUT", sendbluetest.Path, `{"webhooks":{"receive":"not a list"}}`, nil) // refused: no change
+	writes, next := emu.Journal(0)
+	if next != 3 || len(writes) != 3 {
+		t.Fatalf("journal %+v next %d: want the PUT, POST and DELETE", writes, next)
+	}
+	want := []string{
+		`PUT {"receive":["https://a.example.com"]}`,
+		`POST {"receive":["https://a.example.com","https://b.example.com"],"outbound":["https://dashboard.example.com"]}`,
+		`DELETE {"receive":["https://b.example.com"],"outbound":["https://dashboard.example.com"]}`,
+	}
+	for i, w := range writes {
+		if got := w.Method + " " + string(w.After); got != want[i] || w.KeyID != keyID {
+			t.Errorf("write %d: %s by %s, want %s", i, got, w.KeyID, want[i])
+		}
+	}
+	if string(writes[1].Before) != `{"receive":["https://a.example.com"],"outbound":["https://dashboard.example.com"]}` {
+		t.Errorf("POST before: %s", writes[1].Before)
+	}
+	if rest, n := emu.Journal(next); len(rest) != 0 || n != 3 {
+		t.Errorf("Journal(%d) = %v, %d", next, rest, n)
+	}
+}
+
 func TestSeveralKeysReachOneAccount(t *testing.T) {
 	emu, ts := start(t)
 	if got := call(t, ts, "POST", "/_emulator/accounts/"+keyID+"/keys", `{"keyId":"second-key","secretKey":"second-secret"}`, nil); got.status != 201 {

@@ -47,6 +47,7 @@ type Env struct {
 	KubectlPath string
 	ManagerLog  string
 	MetricsAddr string
+	ProbeAddr   string
 	// KeepDir leaves Dir (logs, kubeconfig) in place on Stop, for a post-mortem.
 	KeepDir bool
 
@@ -91,6 +92,13 @@ func Start(opts Options) (_ *Env, err error) {
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: assets,
 	}
+	// A certificate directory of our own survives a restart of the
+	// apiserver (RestartAPIServer), so that kubeconfigs stay valid.
+	certs := filepath.Join(dir, "apiserver")
+	if err := os.Mkdir(certs, 0o700); err != nil {
+		return nil, err
+	}
+	e.cp.ControlPlane.GetAPIServer().CertDir = certs
 	if _, err := e.cp.Start(); err != nil {
 		e.cp = nil
 		return nil, fmt.Errorf("starting etcd and kube-apiserver from %s: %w", assets, err)
@@ -124,8 +132,33 @@ func Start(opts Options) (_ *Env, err error) {
 	return e, nil
 }
 
+// AddUser writes a kubeconfig for a user the control plane authenticates by
+// client certificate, with the given name and groups, and returns its path.
+// RBAC treats the user "system:serviceaccount:NS:NAME" as that service
+// account.
+func (e *Env) AddUser(name string, groups ...string) (string, error) {
+	user, err := e.cp.AddUser(envtest.User{Name: name, Groups: groups}, nil)
+	if err != nil {
+		return "", err
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp(e.Dir, "kubeconfig-")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if _, err := f.Write(kc); err != nil {
+		return "", err
+	}
+	return f.Name(), nil
+}
+
 // StartManager runs the manager binary against the control plane and the
-// emulator, logging to ManagerLog. Extra flags are appended.
+// emulator, logging to ManagerLog, with plain-HTTP metrics on MetricsAddr
+// and probes on ProbeAddr. Extra flags are appended (and win).
 func (e *Env) StartManager(extra ...string) error {
 	if e.mgr != nil {
 		return errors.New("the manager is already running")
@@ -134,7 +167,11 @@ func (e *Env) StartManager(extra ...string) error {
 	if err != nil {
 		return err
 	}
-	e.MetricsAddr = metrics
+	probes, err := freePort()
+	if err != nil {
+		return err
+	}
+	e.MetricsAddr, e.ProbeAddr = metrics, probes
 	log, err := os.OpenFile(e.ManagerLog, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
@@ -143,7 +180,8 @@ func (e *Env) StartManager(extra ...string) error {
 		"--kubeconfig", e.Kubeconfig,
 		"--sendblue-api-url", e.EmulatorURL,
 		"--metrics-bind-address", metrics,
-		"--health-probe-bind-address", "0",
+		"--metrics-secure=false",
+		"--health-probe-bind-address", probes,
 		"--zap-devel",
 	}, extra...)
 	cmd := exec.Command(e.opts.Manager, args...)
@@ -156,6 +194,28 @@ func (e *Env) StartManager(extra ...string) error {
 	e.mgr, e.mgrDone = cmd, make(chan error, 1)
 	go func() { e.mgrDone <- cmd.Wait(); log.Close() }()
 	return nil
+}
+
+// RestartAPIServer stops the kube-apiserver and starts it again on the same
+// port with the same certificates (etcd keeps running): what clients see of
+// an apiserver rollout.
+func (e *Env) RestartAPIServer() error {
+	api := e.cp.ControlPlane.GetAPIServer()
+	if err := api.Stop(); err != nil {
+		return fmt.Errorf("stopping the apiserver: %w", err)
+	}
+	if err := api.Start(); err != nil {
+		return fmt.Errorf("starting the apiserver again: %w", err)
+	}
+	return nil
+}
+
+// ManagerPID is the running manager's process id, 0 if none runs.
+func (e *Env) ManagerPID() int {
+	if e.mgr == nil {
+		return 0
+	}
+	return e.mgr.Process.Pid
 }
 
 // StopManager sends sig (SIGTERM for a clean stop, SIGKILL for a crash) and

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+)
+
+// syncCache is a cache whose informers have (or have not) synced.
+type syncCache struct {
+	cache.Cache
+	synced bool
+}
+
+func (c syncCache) WaitForCacheSync(ctx context.Context) bool {
+	if !c.synced {
+		<-ctx.Done() // as the informer cache does: it waits for the context
+	}
+	return c.synced
+}
+
+func TestReadinessWaitsForTheCaches(t *testing.T) {
+	req := httptest.NewRequest("GET", "/readyz", nil)
+	if err := cacheSynced(syncCache{synced: false})(req); err == nil || !strings.Contains(err.Error(), "not synced") {
+		t.Errorf("unsynced caches: %v, want not ready", err)
+	}
+	if err := cacheSynced(syncCache{synced: true})(req); err != nil {
+		t.Errorf("synced caches: %v, want ready", err)
+	}
+}
+
+func TestNamespacesFlag(t *testing.T) {
+	for _, tc := range []struct {
+		list, one, want string
+		bad             bool
+	}{
+		{"", "", "", false},
+		{"team-a, team-b,", "", "team-a,team-b", false},
+		{"", "solo", "solo", false},
+		{"a", "b", "", true},
+		{"Team_A", "", "", true},
+		{"../kube-system", "", "", true},
+	} {
+		got, err := config{watchNamespaces: tc.list, watchNamespace: tc.one}.namespaces()
+		if (err != nil) != tc.bad || strings.Join(got, ",") != tc.want {
+			t.Errorf("namespaces(%q, %q) = %v, %v; want %q (error %v)", tc.list, tc.one, got, err, tc.want, tc.bad)
+		}
+	}
+}
