@@ -135,10 +135,13 @@ func (r *SendblueWebhookSetReconciler) report(ctx context.Context, s *v1.Sendblu
 		r.Recorder.Eventf(s, nil, corev1.EventTypeWarning, o.reason, "Sync", "%s", o.message)
 	}
 	if equality.Semantic.DeepEqual(before.Status, s.Status) {
+		r.setReported(s, o.reason)
 		return nil
 	}
 	if err := r.Client.Status().Patch(ctx, s, client.MergeFrom(before)); err != nil {
+		r.setReported(s, "") // unknown: the cache's status decides
 		return client.IgnoreNotFound(err)
 	}
+	r.setReported(s, o.reason)
 	return nil
 }

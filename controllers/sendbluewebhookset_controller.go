@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -104,6 +105,43 @@ type SendblueWebhookSetReconciler struct {
 	mu       sync.Mutex
 	accounts map[string]*accountState
 	owned    *ownership
+	// reported is the Ready reason this process last reported for each set
+	// and generation: fresher than the cache's status.
+	reported map[types.UID]reportedReason
+}
+
+type reportedReason struct {
+	generation int64
+	reason     string
+}
+
+func (r *SendblueWebhookSetReconciler) setReported(s *v1.SendblueWebhookSet, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if reason == "" {
+		delete(r.reported, s.UID)
+		return
+	}
+	r.reported[s.UID] = reportedReason{s.Generation, reason}
+}
+
+// lastReason is the Ready reason last reported for the set's generation:
+// from this process's memory, else from the (possibly older) cached status.
+func (r *SendblueWebhookSetReconciler) lastReason(s *v1.SendblueWebhookSet) string {
+	r.mu.Lock()
+	rep, ok := r.reported[s.UID]
+	r.mu.Unlock()
+	if ok {
+		if rep.generation != s.Generation {
+			return ""
+		}
+		return rep.reason
+	}
+	c := meta.FindStatusCondition(s.Status.Conditions, ConditionReady)
+	if c == nil || c.ObservedGeneration != s.Generation {
+		return ""
+	}
+	return c.Reason
 }
 
 // +kubebuilder:rbac:groups=sendblue.webhooks.dev,resources=sendbluewebhooksets,verbs=get;list;watch;update;patch
@@ -119,6 +157,7 @@ func (r *SendblueWebhookSetReconciler) SetupWithManager(ctx context.Context, mgr
 	r.Options = r.Options.withDefaults()
 	r.accounts = map[string]*accountState{}
 	r.owned = newOwnership()
+	r.reported = map[types.UID]reportedReason{}
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1.SendblueWebhookSet{}, secretIndex, func(o client.Object) []string {
 		return secretNames(o.(*v1.SendblueWebhookSet))
 	}); err != nil {
@@ -214,7 +253,7 @@ func (r *SendblueWebhookSetReconciler) Reconcile(ctx context.Context, req ctrl.R
 	acct.mu.Lock()
 	defer acct.mu.Unlock()
 	interval := r.interval(&set)
-	if wait, ok := coveredBySync(&set, acct, self, interval); ok {
+	if wait, ok := coveredBySync(r.lastReason(&set), acct, self, interval); ok {
 		return ctrl.Result{RequeueAfter: jitter(wait)}, nil
 	}
 	if c := meta.FindStatusCondition(set.Status.Conditions, ConditionReady); c == nil || c.ObservedGeneration != set.Generation {
@@ -232,12 +271,11 @@ func (r *SendblueWebhookSetReconciler) Reconcile(ctx context.Context, req ctrl.R
 // started by a sibling set) handled the set as it is now and reported it in
 // line, so that it can wait for its next check. A set whose last report was a
 // failure is never covered: it syncs as soon as its inputs return.
-func coveredBySync(s *v1.SendblueWebhookSet, acct *accountState, self *resolved, interval time.Duration) (time.Duration, bool) {
-	if fp, ok := acct.fingerprints[s.UID]; !ok || fp != self.fingerprint || self.input.Deleting {
+func coveredBySync(lastReason string, acct *accountState, self *resolved, interval time.Duration) (time.Duration, bool) {
+	if fp, ok := acct.fingerprints[self.set.UID]; !ok || fp != self.fingerprint || self.input.Deleting {
 		return 0, false
 	}
-	c := meta.FindStatusCondition(s.Status.Conditions, ConditionReady)
-	if c == nil || c.ObservedGeneration != s.Generation || !slices.Contains([]string{ReasonSynced, ReasonConflict, ReasonDriftDetected}, c.Reason) {
+	if !slices.Contains([]string{ReasonSynced, ReasonConflict, ReasonDriftDetected}, lastReason) {
 		return 0, false
 	}
 	age := time.Since(acct.lastSync)
@@ -619,6 +657,7 @@ func (r *SendblueWebhookSetReconciler) release(ctx context.Context, s *v1.Sendbl
 		return client.IgnoreNotFound(err)
 	}
 	r.owned.forget(s.UID)
+	r.setReported(s, "")
 	r.Metrics.setReason(s.Namespace+"/"+s.Name, "")
 	return nil
 }

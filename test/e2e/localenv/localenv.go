@@ -199,10 +199,24 @@ func (e *Env) StartManager(extra ...string) error {
 // RestartAPIServer stops the kube-apiserver and starts it again on the same
 // port with the same certificates (etcd keeps running): what clients see of
 // an apiserver rollout.
+//
+// The apiserver gets 3 seconds to stop (it waits for its clients' watches
+// much longer); then it is killed, as a crashed one would be.
 func (e *Env) RestartAPIServer() error {
 	api := e.cp.ControlPlane.GetAPIServer()
-	if err := api.Stop(); err != nil {
-		return fmt.Errorf("stopping the apiserver: %w", err)
+	api.StopTimeout = 3 * time.Second
+	_ = api.Stop() // a timeout means it was killed
+	addr := api.SecureServing.ListenAddr.HostPort()
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err != nil {
+			break // the old process is gone
+		}
+		conn.Close()
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the apiserver still listens on %s after it was stopped", addr)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	if err := api.Start(); err != nil {
 		return fmt.Errorf("starting the apiserver again: %w", err)
