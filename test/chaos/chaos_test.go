@@ -425,7 +425,9 @@ func (w *world) dashboard() {
 		w.event("dashboard: unknown type")
 		key := fmt.Sprintf("future_%d", w.next)
 		w.unknown[a] = append(w.unknown[a], key)
-		w.edit(a, func(m map[string]any) { m[key] = []any{map[string]any{"url": fmt.Sprintf("https://unknown%d.example.com", w.next), "x": w.next}} })
+		w.edit(a, func(m map[string]any) {
+			m[key] = []any{map[string]any{"url": fmt.Sprintf("https://unknown%d.example.com", w.next), "x": w.next}}
+		})
 		return
 	}
 	w.event("dashboard: foreign webhook")
