@@ -296,6 +296,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// errStale: the set changed while its reconcile waited for the account.
+var errStale = errors.New("the set changed while waiting for its account")
+
 // member is a set of the account being synced.
 type member struct {
 	*resolved
@@ -321,7 +324,16 @@ func (r *SendblueWebhookSetReconciler) group(ctx context.Context, self *resolved
 	for i := range list.Items {
 		s := &list.Items[i]
 		deleting := !s.DeletionTimestamp.IsZero()
-		if s.UID == self.set.UID || (deleting && (s.Spec.DeletionPolicy == v1.DeletionPolicyOrphan || !controllerutil.ContainsFinalizer(s, Finalizer))) {
+		if s.UID == self.set.UID {
+			if s.Generation != self.set.Generation || deleting != self.input.Deleting {
+				// The cache holds a newer self than this reconcile read; its
+				// siblings are as new. Planning with the old self would treat
+				// what it now declares as foreign: let the newer one sync.
+				return nil, nil, errStale
+			}
+			continue
+		}
+		if deleting && (s.Spec.DeletionPolicy == v1.DeletionPolicyOrphan || !controllerutil.ContainsFinalizer(s, Finalizer)) {
 			continue
 		}
 		res, err := secrets.resolve(ctx, s, deleting)
@@ -390,6 +402,9 @@ func frozen(s *v1.SendblueWebhookSet) SetInput {
 // once, checks what was stored, and reports to every set it synced.
 func (r *SendblueWebhookSetReconciler) sync(ctx context.Context, acct *accountState, self *resolved, secrets *secretReader, interval time.Duration) (ctrl.Result, error) {
 	group, guard, err := r.group(ctx, self, secrets)
+	if errors.Is(err, errStale) {
+		return ctrl.Result{RequeueAfter: 10 * time.Millisecond}, nil
+	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}

@@ -115,7 +115,7 @@ type (
 	}
 	setModel struct {
 		ns, name, policy, deletion string
-		account                    int
+		account, interval          int // interval in seconds
 		hooks                      []hookModel
 		secrets                    map[string]string // hooks Secret data
 	}
@@ -147,7 +147,9 @@ type world struct {
 	secrets  []string             // every secret value ever used
 	next     int
 	journal  int
-	excl     [2]map[int]bool // accounts with an Exclusive set: last round, this round
+	excl     [2]map[int]bool    // accounts with an Exclusive set: last round, this round
+	missing  []client.ObjectKey // credentials Secrets deleted this round, re-created at its end
+	trace    []string           // what the round did, for a violation's report
 	faults   map[string]int
 	events   map[string]int
 	puts     int
@@ -265,11 +267,11 @@ func (w *world) state(s *setModel) urlState {
 	return released
 }
 
-func (w *world) createSet() {
+func (w *world) createSet() *setModel {
 	w.next++
 	s := &setModel{ns: namespaces[w.rng.IntN(len(namespaces))], name: fmt.Sprintf("s%d", w.next), account: w.rng.IntN(numAccounts),
 		policy: []string{"Merge", "Exclusive", "Observe"}[w.pick(55, 15, 30)], deletion: []string{"Delete", "Orphan"}[w.rng.IntN(2)],
-		secrets: map[string]string{}}
+		secrets: map[string]string{}, interval: 30} // the shortest: drift reads overlap the changes
 	for n := 1 + w.rng.IntN(3); n > 0; n-- {
 		s.hooks = append(s.hooks, w.newHook(s))
 	}
@@ -281,6 +283,7 @@ func (w *world) createSet() {
 	w.retry("create set", func(ctx context.Context) error {
 		return client.IgnoreAlreadyExists(w.c.Create(ctx, w.object(s)))
 	})
+	return s
 }
 
 func (w *world) putHookSecret(s *setModel) {
@@ -309,6 +312,7 @@ func (w *world) object(s *setModel) *v1.SendblueWebhookSet {
 func (w *world) fill(o *v1.SendblueWebhookSet, s *setModel) {
 	o.Spec.CredentialsRef = v1.CredentialsReference{Name: v1.SecretName(fmt.Sprintf("creds-%d", s.account))}
 	o.Spec.Policy, o.Spec.DeletionPolicy = v1.Policy(s.policy), v1.DeletionPolicy(s.deletion)
+	o.Spec.Interval = &metav1.Duration{Duration: time.Duration(s.interval) * time.Second}
 	o.Spec.Webhooks = v1.Webhooks{}
 	for _, h := range s.hooks {
 		hook := v1.Webhook{URL: v1.WebhookURL(h.url)}
@@ -340,6 +344,11 @@ func (w *world) update(s *setModel) {
 	})
 }
 
+// note adds the set to the last entry of the round's trace.
+func (w *world) note(s *setModel) {
+	w.trace[len(w.trace)-1] += fmt.Sprintf(" (%s/%s, %s, account %d)", s.ns, s.name, s.policy, s.account)
+}
+
 func (w *world) randomSet() *setModel {
 	if len(w.sets) == 0 {
 		return nil
@@ -358,9 +367,10 @@ func (w *world) op() {
 	switch k := w.pick(16, 10, 14, 10, 10, 12, 10); {
 	case k == 0 || s == nil || len(w.sets) < 3:
 		w.event("create set")
-		w.createSet()
+		w.note(w.createSet())
 	case k == 1 && len(w.sets) > 3:
 		w.event("delete set (" + s.deletion + ")")
+		w.note(s)
 		for _, h := range s.hooks {
 			if u := w.urls[h.wire+" "+h.url]; u.state == declared && s.deletion == "Delete" {
 				u.state = dropped
@@ -375,6 +385,7 @@ func (w *world) op() {
 	case k == 2:
 		if len(s.hooks) > 1 && w.rng.IntN(2) == 0 {
 			w.event("drop a webhook")
+			w.note(s)
 			i := w.rng.IntN(len(s.hooks))
 			u := w.urls[s.hooks[i].wire+" "+s.hooks[i].url]
 			if u.state == declared {
@@ -383,6 +394,7 @@ func (w *world) op() {
 			s.hooks = slices.Delete(s.hooks, i, i+1)
 		} else if len(s.hooks) < 4 {
 			w.event("add a webhook")
+			w.note(s)
 			h := w.newHook(s)
 			s.hooks = append(s.hooks, h)
 			w.urls[h.wire+" "+h.url] = &urlModel{account: s.account, owner: s.name, state: w.state(s)}
@@ -392,6 +404,7 @@ func (w *world) op() {
 	case k == 3:
 		to := []string{"Merge", "Exclusive", "Observe"}[w.rng.IntN(3)]
 		w.event("policy " + s.policy + " -> " + to)
+		w.note(s)
 		s.policy = to
 		for _, h := range s.hooks {
 			w.urls[h.wire+" "+h.url].state = w.state(s)
@@ -407,6 +420,7 @@ func (w *world) op() {
 		}
 		sort.Strings(keys)
 		w.event("rotate a webhook secret")
+		w.note(s)
 		s.secrets[keys[w.rng.IntN(len(keys))]] = w.newSecret()
 		w.putHookSecret(s)
 	case k == 5:
@@ -454,17 +468,41 @@ func (w *world) edit(a int, f func(map[string]any)) {
 	}
 }
 
+// flapCredentials deletes a credentials Secret for the rest of the round,
+// and makes a set of the same account in the other namespace (which still
+// reads its own credentials) sync meanwhile.
 func (w *world) flapCredentials() {
 	ns, a := namespaces[w.rng.IntN(len(namespaces))], w.rng.IntN(numAccounts)
 	w.event("credentials Secret deleted and re-created")
+	w.trace[len(w.trace)-1] += fmt.Sprintf(" (%s/creds-%d)", ns, a)
+	key := client.ObjectKey{Namespace: ns, Name: fmt.Sprintf("creds-%d", a)}
 	w.retry("delete credentials", func(ctx context.Context) error {
-		return client.IgnoreNotFound(w.c.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("creds-%d", a), Namespace: ns}}))
+		return client.IgnoreNotFound(w.c.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace}}))
 	})
-	time.Sleep(time.Duration(w.rng.IntN(400)) * time.Millisecond)
-	w.createCreds(ns, a)
+	w.missing = append(w.missing, key)
+	time.Sleep(200 * time.Millisecond) // the sets that use it notice
+	for _, s := range w.sets {
+		if s.account == a && s.ns != ns {
+			w.event("a sibling syncs while credentials are missing")
+			s.interval = 30 + (s.interval-29)%600 // a spec change, nothing else
+			w.update(s)
+			break
+		}
+	}
 }
 
-func (w *world) event(kind string) { w.events[kind]++ }
+func (w *world) restoreCredentials() {
+	for _, k := range w.missing {
+		a, _ := strconv.Atoi(strings.TrimPrefix(k.Name, "creds-"))
+		w.createCreds(k.Namespace, a)
+	}
+	w.missing = nil
+}
+
+func (w *world) event(kind string) {
+	w.events[kind]++
+	w.trace = append(w.trace, kind)
+}
 
 // fault queues one misbehaviour of the Sendblue API.
 func (w *world) fault(dropped map[int]bool) {
@@ -495,6 +533,7 @@ func (w *world) fault(dropped map[int]bool) {
 		kind, f.Method, f.Status = "413", "PUT", 413
 	}
 	w.faults[kind]++
+	w.trace = append(w.trace, fmt.Sprintf("fault %s on account %d", kind, a))
 	w.env.Emulator.InjectFault(f)
 }
 
@@ -510,6 +549,7 @@ func (w *world) exclusiveAccounts() map[int]bool {
 
 func (w *world) round(r int) {
 	begin := time.Now()
+	w.trace = nil
 	w.excl = [2]map[int]bool{w.excl[1], w.exclusiveAccounts()}
 	dropped := map[int]bool{}
 	for n := w.rng.IntN(4); n > 0; n-- {
@@ -522,6 +562,7 @@ func (w *world) round(r int) {
 	for a := range w.exclusiveAccounts() {
 		w.excl[1][a] = true
 	}
+	w.restoreCredentials()
 	switch x := w.rng.IntN(100); {
 	case x < 12:
 		time.Sleep(time.Duration(w.rng.IntN(600)) * time.Millisecond)
@@ -547,7 +588,7 @@ func (w *world) round(r int) {
 }
 
 func (w *world) violate(format string, args ...any) {
-	w.violations = append(w.violations, fmt.Sprintf(format, args...))
+	w.violations = append(w.violations, fmt.Sprintf(format, args...)+"\n          the round: "+strings.Join(w.trace, "; "))
 }
 
 // waitQuiet waits until every set reports having handled its generation
