@@ -55,6 +55,14 @@ test-e2e: ## Only the end-to-end tests: the manager binary and kubectl against a
 	@assets=$$(hack/envtest-assets.sh $$([ -x /usr/bin/kubectl ] || echo --kubectl)) || exit 1; \
 	KUBEBUILDER_ASSETS="$$assets" go test $(GOTESTFLAGS) ./test/e2e/...
 
+CHAOS_ROUNDS ?= 200
+CHAOS_SEED ?= 1
+
+.PHONY: chaos
+chaos: ## Run the chaos suite: CHAOS_ROUNDS (200) seeded rounds of faults, kills and changes against the manager binary.
+	@assets=$$(hack/envtest-assets.sh $$([ -x /usr/bin/kubectl ] || echo --kubectl)) || exit 1; \
+	CHAOS_ROUNDS=$(CHAOS_ROUNDS) CHAOS_SEED=$(CHAOS_SEED) KUBEBUILDER_ASSETS="$$assets" go test ./test/chaos -run TestChaos -count=1 -v -timeout 60m
+
 FUZZTIME ?= 60s
 
 .PHONY: fuzz

@@ -42,5 +42,6 @@ const (
 var AllReasons = []string{
 	ReasonSynced, ReasonProgressing, ReasonCredentialsNotFound, ReasonSecretNotFound,
 	ReasonUnauthorized, ReasonInvalidSpec, ReasonConflict, ReasonRateLimited,
-	ReasonAPIError, ReasonSuspended, ReasonDriftDetected,
+	ReasonAPIError, ReasonSuspended, ReasonDriftDetected, ReasonIncompleteRead,
+	ReasonWriteMismatch, ReasonAccountTooLarge, ReasonAccountChanged, ReasonSecretNotAllowed,
 }

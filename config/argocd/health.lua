@@ -62,6 +62,8 @@ end
 local failures = {
   CredentialsNotFound = true, SecretNotFound = true, Unauthorized = true, InvalidSpec = true,
   Conflict = true, RateLimited = true, APIError = true, DriftDetected = true,
+  IncompleteRead = true, WriteMismatch = true, AccountTooLarge = true, AccountChanged = true,
+  SecretNotAllowed = true,
 }
 if ready.reason == "Suspended" then
   hs.status = "Suspended"

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/sendblue-operator/sendblue-operator/controllers"
 )
 
 // health runs the script as Argo CD does: obj is the resource as a Lua
@@ -106,5 +108,19 @@ func TestHealth(t *testing.T) {
 				t.Errorf("got %s %q, want %s containing %q", status, message, tc.wantStatus, tc.wantMessage)
 			}
 		})
+	}
+	// Every reason the operator reports with Ready=False has a verdict: only
+	// Progressing is in progress and only Suspended suspended.
+	for _, reason := range controllers.AllReasons {
+		if reason == controllers.ReasonSynced {
+			continue
+		}
+		want := map[string]string{controllers.ReasonProgressing: "Progressing", controllers.ReasonSuspended: "Suspended"}[reason]
+		if want == "" {
+			want = "Degraded"
+		}
+		if got, _ := health(t, string(script), set(1, false, st(1, cond("Ready", "False", reason, "m", 1)))); got != want {
+			t.Errorf("Ready=False %s: %s, want %s", reason, got, want)
+		}
 	}
 }

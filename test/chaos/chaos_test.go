@@ -150,7 +150,9 @@ type world struct {
 	excl     [2]map[int]bool    // accounts with an Exclusive set: last round, this round
 	missing  []client.ObjectKey // credentials Secrets deleted this round, re-created at its end
 	trace    []string           // what the round did, for a violation's report
-	faults   map[string]int
+	focus    int                // the account most of the round's changes and faults go to
+	faults   map[string]int     // injected, by kind (uses)
+	unmet    map[string]int     // of those, cleared unused at a round's end
 	events   map[string]int
 	puts     int
 	roundDur []time.Duration
@@ -173,7 +175,7 @@ func newWorld(t *testing.T, env *localenv.Env, seed uint64) *world {
 	}
 	w := &world{t: t, env: env, c: c, rng: rand.New(rand.NewPCG(seed, seed^0x5eed)), seed: seed,
 		sets: map[string]*setModel{}, urls: map[string]*urlModel{}, unknown: map[int][]string{},
-		faults: map[string]int{}, events: map[string]int{}}
+		faults: map[string]int{}, unmet: map[string]int{}, events: map[string]int{}}
 	w.excl = [2]map[int]bool{{}, {}}
 	for a := 0; a < numAccounts; a++ {
 		w.secrets = append(w.secrets, secretKey(a))
@@ -269,7 +271,7 @@ func (w *world) state(s *setModel) urlState {
 
 func (w *world) createSet() *setModel {
 	w.next++
-	s := &setModel{ns: namespaces[w.rng.IntN(len(namespaces))], name: fmt.Sprintf("s%d", w.next), account: w.rng.IntN(numAccounts),
+	s := &setModel{ns: namespaces[w.rng.IntN(len(namespaces))], name: fmt.Sprintf("s%d", w.next), account: w.account(),
 		policy: []string{"Merge", "Exclusive", "Observe"}[w.pick(55, 15, 30)], deletion: []string{"Delete", "Orphan"}[w.rng.IntN(2)],
 		secrets: map[string]string{}, interval: 30} // the shortest: drift reads overlap the changes
 	for n := 1 + w.rng.IntN(3); n > 0; n-- {
@@ -349,13 +351,30 @@ func (w *world) note(s *setModel) {
 	w.trace[len(w.trace)-1] += fmt.Sprintf(" (%s/%s, %s, account %d)", s.ns, s.name, s.policy, s.account)
 }
 
+// account is the round's focus account, most of the time.
+func (w *world) account() int {
+	if w.rng.IntN(10) < 7 {
+		return w.focus
+	}
+	return w.rng.IntN(numAccounts)
+}
+
+// randomSet picks a set, most of the time one of the focus account.
 func (w *world) randomSet() *setModel {
 	if len(w.sets) == 0 {
 		return nil
 	}
 	names := make([]string, 0, len(w.sets))
-	for n := range w.sets {
-		names = append(names, n)
+	focus := w.rng.IntN(10) < 7
+	for n, s := range w.sets {
+		if !focus || s.account == w.focus {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		for n := range w.sets {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	return w.sets[names[w.rng.IntN(len(names))]]
@@ -433,7 +452,7 @@ func (w *world) op() {
 // dashboard adds, as a person in the Sendblue dashboard would, a webhook
 // nobody declares or a member of a type this operator does not know.
 func (w *world) dashboard() {
-	a := w.rng.IntN(numAccounts)
+	a := w.account()
 	w.next++
 	if w.rng.IntN(3) == 0 {
 		w.event("dashboard: unknown type")
@@ -472,7 +491,7 @@ func (w *world) edit(a int, f func(map[string]any)) {
 // and makes a set of the same account in the other namespace (which still
 // reads its own credentials) sync meanwhile.
 func (w *world) flapCredentials() {
-	ns, a := namespaces[w.rng.IntN(len(namespaces))], w.rng.IntN(numAccounts)
+	ns, a := namespaces[w.rng.IntN(len(namespaces))], w.account()
 	w.event("credentials Secret deleted and re-created")
 	w.trace[len(w.trace)-1] += fmt.Sprintf(" (%s/creds-%d)", ns, a)
 	key := client.ObjectKey{Namespace: ns, Name: fmt.Sprintf("creds-%d", a)}
@@ -506,7 +525,7 @@ func (w *world) event(kind string) {
 
 // fault queues one misbehaviour of the Sendblue API.
 func (w *world) fault(dropped map[int]bool) {
-	a := w.rng.IntN(numAccounts)
+	a := w.account()
 	f := sendbluetest.Fault{Account: keyID(a)}
 	var kind string
 	switch w.pick(3, 2, 2, 2, 2, 2, 2, 1) {
@@ -532,7 +551,11 @@ func (w *world) fault(dropped map[int]bool) {
 	default:
 		kind, f.Method, f.Status = "413", "PUT", 413
 	}
-	w.faults[kind]++
+	if f.Count == 0 {
+		f.Count = 1
+	}
+	f.Name = kind
+	w.faults[kind] += f.Count
 	w.trace = append(w.trace, fmt.Sprintf("fault %s on account %d", kind, a))
 	w.env.Emulator.InjectFault(f)
 }
@@ -550,6 +573,7 @@ func (w *world) exclusiveAccounts() map[int]bool {
 func (w *world) round(r int) {
 	begin := time.Now()
 	w.trace = nil
+	w.focus = w.rng.IntN(numAccounts)
 	w.excl = [2]map[int]bool{w.excl[1], w.exclusiveAccounts()}
 	dropped := map[int]bool{}
 	for n := w.rng.IntN(4); n > 0; n-- {
@@ -580,9 +604,11 @@ func (w *world) round(r int) {
 			w.t.Fatal(err)
 		}
 	}
-	time.Sleep(300 * time.Millisecond) // let the faults meet the syncs
+	w.waitQuiet(r) // the faults stay queued until the round is quiet
+	for _, f := range w.env.Emulator.PendingFaults() {
+		w.unmet[f.Name] += f.Count
+	}
 	w.env.Emulator.ClearFaults()
-	w.waitQuiet(r)
 	w.checkJournal(r)
 	w.roundDur = append(w.roundDur, time.Since(begin))
 }
@@ -791,9 +817,26 @@ func (w *world) report(rounds int, took time.Duration) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "chaos: seed %d, %d rounds in %s (round p50 %s, p95 %s, max %s), %d PUTs, %d violation(s)\n",
 		w.seed, len(w.roundDur), took.Round(time.Second), pct(50), pct(95), pct(100), w.puts, len(w.violations))
-	fmt.Fprintf(&b, "faults injected:%s\nchanges and crashes:%s\n", tally(w.faults), tally(w.events))
+	met := map[string]int{}
+	for k, n := range w.faults {
+		met[k] = n - w.unmet[k]
+	}
+	fmt.Fprintf(&b, "faults met (of injected):%s\nchanges and crashes:%s\n", tally2(met, w.faults), tally(w.events))
 	w.t.Log(b.String())
 	fmt.Fprint(os.Stderr, b.String())
+}
+
+func tally2(m, of map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "\n  %-40s %d (of %d)", k, m[k], of[k])
+	}
+	return b.String()
 }
 
 func tally(m map[string]int) string {

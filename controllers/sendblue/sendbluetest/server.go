@@ -75,6 +75,8 @@ type Fault struct {
 	// DropWrite answers a PUT, POST or DELETE with 200 and the configuration
 	// as stored, without storing anything: a write that does not persist.
 	DropWrite bool `json:"dropWrite,omitempty"`
+	// Name labels the fault in reports (PendingFaults); it changes nothing.
+	Name string `json:"name,omitempty"`
 }
 
 // account is one Sendblue account; several API keys may reach it.
@@ -312,6 +314,13 @@ func (s *Server) InjectFault(f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, f)
+}
+
+// PendingFaults returns the queued faults, each with the uses it has left.
+func (s *Server) PendingFaults() []Fault {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Fault(nil), s.faults...)
 }
 
 // ClearFaults drops every queued fault.
