@@ -107,7 +107,7 @@ func run(ctx context.Context, manager string, once bool) (err error) {
       kubectl edit sbws messaging          # change a URL, watch it converge
       kubectl get sbws -w
       curl -s %s/_emulator/accounts/%s/webhooks   # the account as Sendblue would see it
-      curl -s -X PUT %s/_emulator/accounts/%s/webhooks -d '{"receive":[]}'   # "edit in the dashboard": drift
+      curl -s -X PUT %s/_emulator/accounts/%s/webhooks -d '{"receive":[],"call_log":[],"line_blocked":[],"line_assigned":[],"outbound":[],"contact_created":[]}'   # "empty it in the dashboard": drift
 `, env.Kubeconfig, env.EmulatorURL, demoKeyID, env.EmulatorURL, demoKeyID)
 	if once {
 		return nil
