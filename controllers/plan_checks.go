@@ -24,12 +24,8 @@ type oversize struct {
 // returned, so that one set that grows the account too much names itself
 // and stops no other set.
 func fitPlan(actual *sendblue.Config, inputs []SetInput, guard Guard, limit int) (AccountPlan, []oversize, error) {
-	plan, err := PlanAccount(actual, inputs, guard)
-	if err != nil || !plan.HasChanges() {
-		return plan, nil, err
-	}
-	size, err := plan.Desired.Size()
-	if err != nil || size <= limit {
+	plan, size, err := planSize(actual, inputs, guard)
+	if err != nil || !plan.HasChanges() || size <= limit {
 		return plan, nil, err
 	}
 	order := make([]int, 0, len(inputs))
@@ -47,11 +43,7 @@ func fitPlan(actual *sendblue.Config, inputs []SetInput, guard Guard, limit int)
 		}
 		return x.ID < y.ID
 	})
-	base, err := PlanAccount(actual, current, guard)
-	if err != nil {
-		return base, nil, err
-	}
-	curSize, err := base.Desired.Size()
+	base, curSize, err := planSize(actual, current, guard)
 	if err != nil {
 		return base, nil, err
 	}
@@ -59,11 +51,7 @@ func fitPlan(actual *sendblue.Config, inputs []SetInput, guard Guard, limit int)
 	for _, i := range order {
 		trial := slices.Clone(current)
 		trial[i] = inputs[i]
-		p, err := PlanAccount(actual, trial, guard)
-		if err != nil {
-			return p, nil, err
-		}
-		n, err := p.Desired.Size()
+		p, n, err := planSize(actual, trial, guard)
 		if err != nil {
 			return p, nil, err
 		}
@@ -75,6 +63,16 @@ func fitPlan(actual *sendblue.Config, inputs []SetInput, guard Guard, limit int)
 	}
 	plan, err = PlanAccount(actual, current, guard)
 	return plan, over, err
+}
+
+// planSize plans and measures the body that would write the plan.
+func planSize(actual *sendblue.Config, inputs []SetInput, guard Guard) (AccountPlan, int, error) {
+	plan, err := PlanAccount(actual, inputs, guard)
+	if err != nil {
+		return plan, 0, err
+	}
+	n, err := plan.Desired.Size()
+	return plan, n, err
 }
 
 // foreignCount counts what the account holds that none of the sets

@@ -821,12 +821,13 @@ func (w *world) report(rounds int, took time.Duration) {
 	for k, n := range w.faults {
 		met[k] = n - w.unmet[k]
 	}
-	fmt.Fprintf(&b, "faults met (of injected):%s\nchanges and crashes:%s\n", tally2(met, w.faults), tally(w.events))
+	fmt.Fprintf(&b, "faults met (of injected):%s\nchanges and crashes:%s\n", tally(met, w.faults), tally(w.events, nil))
 	w.t.Log(b.String())
 	fmt.Fprint(os.Stderr, b.String())
 }
 
-func tally2(m, of map[string]int) string {
+// tally lists m by key; with of, each count is followed by "(of N)".
+func tally(m, of map[string]int) string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -834,20 +835,10 @@ func tally2(m, of map[string]int) string {
 	sort.Strings(keys)
 	var b strings.Builder
 	for _, k := range keys {
-		fmt.Fprintf(&b, "\n  %-40s %d (of %d)", k, m[k], of[k])
-	}
-	return b.String()
-}
-
-func tally(m map[string]int) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		fmt.Fprintf(&b, "\n  %-40s %d", k, m[k])
+		fmt.Fprintf(&b, "\n  %-46s %d", k, m[k])
+		if of != nil {
+			fmt.Fprintf(&b, " (of %d)", of[k])
+		}
 	}
 	return b.String()
 }
