@@ -171,25 +171,26 @@ type Webhooks struct {
 
 // SendblueWebhookSetSpec declares webhooks of one Sendblue account.
 type SendblueWebhookSetSpec struct {
-	// CredentialsRef names the Secret with the account's API credentials.
+	// credentialsRef names the Secret with the account's API credentials.
 	// Sets are grouped by account (key id and secret key together), and an
 	// account's configuration is written with one PUT for all its sets.
 	CredentialsRef CredentialsReference `json:"credentialsRef"`
 
-	// Webhooks to declare, per event type.
+	// webhooks to declare, per event type.
 	// +optional
 	Webhooks Webhooks `json:"webhooks,omitempty"`
 
-	// GlobalSecretRef selects the account's globalSecret, which Sendblue
+	// globalSecretRef selects the account's globalSecret, which Sendblue
 	// applies to all webhooks.
 	// +optional
 	GlobalSecretRef *SecretKeyReference `json:"globalSecretRef,omitempty"`
 
-	// LegacySecretRef selects the root `secret` of the v2-era API.
+	// legacySecretRef selects the root `secret` of the v2-era API. Exclusive
+	// sets never remove it; a set that declared it and stops removes it.
 	// +optional
 	LegacySecretRef *SecretKeyReference `json:"legacySecretRef,omitempty"`
 
-	// Policy says what this set may change: Merge (default) adds and updates
+	// policy says what this set may change: Merge (default) adds and updates
 	// its own webhooks and removes only those it applied earlier; Exclusive
 	// removes every webhook no set declares; Observe never writes and reports
 	// drift.
@@ -197,14 +198,14 @@ type SendblueWebhookSetSpec struct {
 	// +optional
 	Policy Policy `json:"policy,omitempty"`
 
-	// DeletionPolicy says what happens to this set's webhooks when the set is
+	// deletionPolicy says what happens to this set's webhooks when the set is
 	// deleted: Delete (default) removes them unless another set declares
 	// them; Orphan leaves them.
 	// +kubebuilder:default=Delete
 	// +optional
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
 
-	// Suspend stops all Sendblue API calls for this set.
+	// suspend stops all Sendblue API calls for this set.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
 
@@ -255,7 +256,7 @@ type PlannedChange struct {
 
 // SendblueWebhookSetStatus is what the controller observed and did.
 type SendblueWebhookSetStatus struct {
-	// ObservedGeneration is the generation the status describes.
+	// observedGeneration is the generation the status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
@@ -266,30 +267,33 @@ type SendblueWebhookSetStatus struct {
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// Account is a short, non-secret label of the account: the last four
+	// account is a short, non-secret label of the account, for display: the last four
 	// characters of the API key id.
 	// +optional
 	Account string `json:"account,omitempty"`
 
 	// accountID is a stable, non-secret identity of the account this set is
-	// pinned to (a hash of the API key id).
+	// pinned to (a hash of the API key id). If the credentials later reach
+	// another account, nothing is written until the set is annotated
+	// sendblue.webhooks.dev/accept-account=<the new id>.
 	// +optional
 	AccountID string `json:"accountID,omitempty"`
 
-	// WebhookCount is the number of webhooks this set declares.
+	// webhookCount is the number of webhooks this set declares.
 	// +optional
 	WebhookCount int32 `json:"webhookCount,omitempty"`
 
-	// Applied lists the webhooks this set has written and still owns.
+	// applied lists the webhooks this set has written and still owns, on the
+	// account of accountID.
 	// +optional
 	Applied []AppliedWebhook `json:"applied,omitempty"`
 
-	// Plan lists the changes the last reconcile made or, with Observe, would
+	// plan lists the changes the last reconcile made or, with Observe, would
 	// make.
 	// +optional
 	Plan []PlannedChange `json:"plan,omitempty"`
 
-	// LastSyncTime is when the account was last read and found (or made) in
+	// lastSyncTime is when the account was last read and found (or made) in
 	// line with this set.
 	// +optional
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
