@@ -247,11 +247,13 @@ func (r *SendblueWebhookSetReconciler) Reconcile(ctx context.Context, req ctrl.R
 	if accountChanged(&set, self.pin) {
 		return r.inputFailed(ctx, &set, &inputError{ReasonAccountChanged, accountChangedMessage(&set, self)}, deleting)
 	}
-	self.input.Applied = r.owned.applied(&set, self.pin, accountLabel(self.creds))
 
 	acct := r.account(self.account)
 	acct.mu.Lock()
 	defer acct.mu.Unlock()
+	// Read ownership only now: a sibling's sync may have updated it while
+	// this reconcile waited for the account.
+	self.input.Applied = r.owned.applied(&set, self.pin, accountLabel(self.creds))
 	interval := r.interval(&set)
 	if wait, ok := coveredBySync(r.lastReason(&set), acct, self, interval); ok {
 		return ctrl.Result{RequeueAfter: jitter(wait)}, nil
@@ -482,7 +484,8 @@ func (r *SendblueWebhookSetReconciler) write(ctx context.Context, api SendblueAP
 	stored, err := api.Replace(ctx, plan.Desired)
 	var tooLarge *sendblue.TooLargeError
 	if errors.As(err, &tooLarge) && tooLarge.StatusCode != 0 {
-		// Sendblue's limit is below this body: never send one as large again.
+		// Sendblue's limit is below this body: send none as large again
+		// before --stalled-retry has passed.
 		if size, serr := plan.Desired.Size(); serr == nil && size-1 < acct.limit {
 			acct.limit, acct.limitUntil = size-1, time.Now().Add(r.Options.UnauthorizedRetry)
 		}
