@@ -101,6 +101,7 @@ func TestClassifyEveryErrorClass(t *testing.T) {
 		{&sendblue.RateLimitedError{RetryAfter: 7 * time.Second}, ReasonRateLimited, false, 7 * time.Second},
 		{&sendblue.RateLimitedError{}, ReasonRateLimited, false, o.RateLimitRetry},
 		{&sendblue.TooLargeError{StatusCode: 413}, ReasonAccountTooLarge, true, time.Second},
+		{&sendblue.TooLargeError{Size: 600 << 10, Limit: sendblue.MaxRequestBytes}, ReasonAccountTooLarge, true, o.UnauthorizedRetry},
 		{&readError{"partial", 3 * time.Second}, ReasonIncompleteRead, false, 3 * time.Second},
 		{&sendblue.BadRequestError{StatusCode: 400}, ReasonAPIError, true, o.UnauthorizedRetry},
 		{&sendblue.ServerError{StatusCode: 503}, ReasonAPIError, false, 0},

@@ -54,10 +54,16 @@ func classify(s *v1.SendblueWebhookSet, err error, o Options) verdict {
 			wait = o.RateLimitRetry
 		}
 		return verdict{outcome{reason: ReasonRateLimited, message: fmt.Sprintf("Sendblue is rate limiting this account; retrying in %s", wait.Round(time.Second))}, wait}
-	case errors.As(err, &tooLarge):
-		// The limit is now known to be lower: the next sync plans within it.
+	case errors.As(err, &tooLarge) && tooLarge.StatusCode != 0:
+		// Sendblue's limit is now known to be lower: the next sync plans
+		// within it, leaving out the sets that push the account over.
 		return verdict{outcome{reason: ReasonAccountTooLarge, stalled: true, message: "not written: " + err.Error() +
 			"; the account is planned again within a lower limit"}, time.Second}
+	case errors.As(err, &tooLarge):
+		// The account is over the limit before any set adds to it: nothing
+		// changes that without a change outside the operator.
+		return verdict{outcome{reason: ReasonAccountTooLarge, stalled: true, message: "not written: " + err.Error() +
+			"; the account already holds more than may be written: remove webhooks from it"}, o.UnauthorizedRetry}
 	case errors.As(err, &read):
 		return verdict{outcome{reason: ReasonIncompleteRead, message: read.message}, read.retry}
 	case errors.As(err, &badRequest):
