@@ -124,8 +124,29 @@ func startOperator(t *testing.T, n int, opts Options) *operator {
 			t.Errorf("manager: %v", err)
 		}
 		op.assertNoSecretsLeaked(t)
+		if t.Failed() {
+			t.Logf("manager log, reconciles and writes only:\n%s", op.digest())
+		}
 	})
 	return op
+}
+
+// digest is the part of the manager's log that tells what it did: reconciles
+// started and ended, writes, events, errors.
+func (op *operator) digest() string {
+	var out []string
+	for _, line := range strings.Split(op.logs.String(), "\n") {
+		for _, mark := range []string{"Reconciling", "Reconcile done", "Reconcile successful", "Wrote the account", "Event occurred", "ERROR"} {
+			if strings.Contains(line, mark) {
+				out = append(out, line)
+				break
+			}
+		}
+	}
+	if len(out) > 200 {
+		out = out[len(out)-200:]
+	}
+	return strings.Join(out, "\n")
 }
 
 // Secret values used by the tests; none may appear in logs, events or status.

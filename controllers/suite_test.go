@@ -2,8 +2,10 @@ package controllers
 
 import (
 	"context"
+
 	"errors"
 	"fmt"
+	"github.com/go-logr/logr"
 	"os"
 	"path/filepath"
 	"sync"
@@ -16,6 +18,7 @@ import (
 	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -42,6 +45,9 @@ func init() {
 }
 
 func TestMain(m *testing.M) {
+	// Each test's manager has its own logger; client-go's informers fall back
+	// to the global one, which logs nothing here.
+	ctrl.SetLogger(logr.Discard())
 	code := m.Run()
 	if env != nil && envErr == nil {
 		if err := env.Stop(); err != nil {
