@@ -41,8 +41,10 @@ type config struct {
 	leaderElectionNamespace                                 string
 	watchNamespaces, watchNamespace, secretSelector         string
 	leaderElect, metricsSecure                              bool
-	maxConcurrent                                           int
+	maxConcurrent, maxSyncs, kubeBurst                      int
+	kubeQPS                                                 float64
 	batchWindow, requestTimeout, rateLimitRetry             time.Duration
+	syncTimeout                                             time.Duration
 	readRetry, stalledRetry                                 time.Duration
 }
 
@@ -60,8 +62,12 @@ func parseFlags() (config, zap.Options) {
 	flag.StringVar(&c.leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election lease (default: the manager's own namespace in a cluster).")
 	flag.StringVar(&c.apiURL, "sendblue-api-url", defaultURL, "Sendblue API base URL (env SENDBLUE_API_BASE_URL). https only; http only for loopback hosts such as the emulator.")
 	flag.StringVar(&c.apiPath, "sendblue-api-path", sendblue.DefaultPath, "Path of the account-webhooks API (or "+sendblue.V2Path+").")
-	flag.IntVar(&c.maxConcurrent, "max-concurrent-reconciles", 1, "How many SendblueWebhookSets are reconciled at once (one sync per account at a time regardless).")
-	flag.DurationVar(&c.batchWindow, "batch-window", 100*time.Millisecond, "How long changes for one account are gathered before it is read and written once.")
+	flag.IntVar(&c.maxConcurrent, "max-concurrent-reconciles", 4, "How many SendblueWebhookSets are indexed at once (their Secrets read, their account found). No Sendblue call is made there.")
+	flag.IntVar(&c.maxSyncs, "max-concurrent-syncs", 8, "How many Sendblue accounts are synced at once (one sync per account at a time regardless).")
+	flag.DurationVar(&c.syncTimeout, "sync-timeout", 2*time.Minute, "Deadline of one account sync: its Sendblue requests and status reports.")
+	flag.DurationVar(&c.batchWindow, "batch-window", 100*time.Millisecond, "How long a change waits before its account is read and written, so that changes arriving together are written with one PUT; 0: at once.")
+	flag.Float64Var(&c.kubeQPS, "kube-api-qps", 200, "Requests per second the manager may make to the kube-apiserver (client-side limit; the server's priority and fairness applies too).")
+	flag.IntVar(&c.kubeBurst, "kube-api-burst", 400, "Burst of requests allowed above --kube-api-qps.")
 	flag.DurationVar(&c.requestTimeout, "sendblue-request-timeout", sendblue.DefaultTimeout, "Timeout of each Sendblue API request.")
 	flag.DurationVar(&c.rateLimitRetry, "rate-limit-retry", 30*time.Second, "Wait after a Sendblue 429 that gives no Retry-After.")
 	flag.DurationVar(&c.stalledRetry, "stalled-retry", 5*time.Minute, "Wait before trying again what Sendblue refused and will refuse again unchanged: credentials (401/403), a request (400), a size (413).")
@@ -102,8 +108,11 @@ func run() error {
 	ctrl.SetLogger(controllers.CapVerbosity(zap.New(zap.UseFlagOptions(&opts)), controllers.MaxLogVerbosity))
 	log := ctrl.Log.WithName("setup")
 
-	if c.batchWindow < 0 || c.maxConcurrent < 1 || c.requestTimeout <= 0 || c.rateLimitRetry <= 0 || c.readRetry <= 0 || c.stalledRetry <= 0 {
-		return fmt.Errorf("--batch-window must be >= 0, --max-concurrent-reconciles >= 1, and --sendblue-request-timeout, --rate-limit-retry, --read-retry and --stalled-retry > 0")
+	if c.batchWindow < 0 || c.maxConcurrent < 1 || c.maxSyncs < 1 || c.requestTimeout <= 0 || c.rateLimitRetry <= 0 || c.readRetry <= 0 || c.stalledRetry <= 0 || c.syncTimeout <= 0 {
+		return fmt.Errorf("--batch-window must be >= 0, --max-concurrent-reconciles and --max-concurrent-syncs >= 1, and --sendblue-request-timeout, --rate-limit-retry, --read-retry, --stalled-retry and --sync-timeout > 0")
+	}
+	if c.kubeQPS <= 0 || c.kubeBurst < 1 {
+		return fmt.Errorf("--kube-api-qps must be > 0 and --kube-api-burst >= 1")
 	}
 	namespaces, err := c.namespaces()
 	if err != nil {
@@ -129,7 +138,13 @@ func run() error {
 	if c.metricsSecure {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	restConfig, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("finding the kube-apiserver: %w", err)
+	}
+	restConfig.QPS, restConfig.Burst = float32(c.kubeQPS), c.kubeBurst
+	metrics.InstrumentKubernetes(restConfig)
+	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                  scheme,
 		Cache:                   controllers.CacheOptions(namespaces),
 		Client:                  controllers.ClientOptions(),
@@ -150,6 +165,7 @@ func run() error {
 		NewClient: factory,
 		Metrics:   metrics,
 		Options: controllers.Options{BatchWindow: c.batchWindow, MaxConcurrentReconciles: c.maxConcurrent,
+			MaxConcurrentSyncs: c.maxSyncs, SyncTimeout: c.syncTimeout,
 			RateLimitRetry: c.rateLimitRetry, UnauthorizedRetry: c.stalledRetry, ConfirmDelay: c.readRetry,
 			WebhookSecretSelector: selector},
 	}

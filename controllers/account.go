@@ -13,11 +13,13 @@ import (
 )
 
 // accountState is what the reconciler remembers of one account (one pair of
-// credentials) between syncs. Its mutex makes a sync, and so a write, the
-// only one in flight for the account.
+// credentials) between syncs. Only the account's sync reads or writes it, and
+// the account queue runs one sync per account at a time. It is dropped when
+// no set uses the account any more.
 type accountState struct {
-	mu           sync.Mutex
-	lastSync     time.Time
+	// lastRead is when the account was last read.
+	lastRead time.Time
+	// fingerprints are the inputs of each set as the last sync reported it.
 	fingerprints map[types.UID]string
 
 	// foreign is how many things the last trusted read held that no set

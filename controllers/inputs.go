@@ -11,7 +11,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
@@ -123,10 +122,11 @@ const (
 	webhookSecret
 )
 
-// secretReader reads Secrets on demand (uncached: the operator never holds
-// every Secret of the cluster in memory) and remembers them for one sync.
+// secretReader reads the Secrets of one set through the values kept for
+// referenced Secrets (the operator never holds every Secret of the cluster
+// in memory).
 type secretReader struct {
-	reader client.Reader
+	values *secretValues
 	// selector, when set, must match every Secret a webhook secret is read
 	// from: the opt-in guard against sending any Secret of the namespace to
 	// a URL of the tenant's choosing.
@@ -134,19 +134,17 @@ type secretReader struct {
 	seen     map[client.ObjectKey]*corev1.Secret
 }
 
-func newSecretReader(r client.Reader, selector labels.Selector) *secretReader {
-	return &secretReader{reader: r, selector: selector, seen: map[client.ObjectKey]*corev1.Secret{}}
+func newSecretReader(v *secretValues, selector labels.Selector) *secretReader {
+	return &secretReader{values: v, selector: selector, seen: map[client.ObjectKey]*corev1.Secret{}}
 }
 
-// get reads a Secret. The context's logger is replaced by one that logs
-// nothing: client-go logs response bodies, a Secret's data among them, at
-// high verbosity.
+// get reads a Secret (read only: the object is shared).
 func (r *secretReader) get(ctx context.Context, k client.ObjectKey) (*corev1.Secret, error) {
 	if s, ok := r.seen[k]; ok {
 		return s, nil
 	}
-	s := &corev1.Secret{}
-	if err := r.reader.Get(logr.NewContext(ctx, logr.Discard()), k, s); err != nil {
+	s, err := r.values.get(ctx, k)
+	if err != nil {
 		return nil, err
 	}
 	r.seen[k] = s

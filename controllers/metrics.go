@@ -3,10 +3,12 @@ package controllers
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
@@ -18,6 +20,10 @@ type Metrics struct {
 	writes      prometheus.Counter
 	corrections prometheus.Counter
 	sets        *prometheus.GaugeVec
+	syncs       *prometheus.CounterVec
+	accounts    prometheus.Gauge
+	kube        *prometheus.CounterVec
+	oldest      func() time.Time
 
 	mu      sync.Mutex
 	reasons map[string]string
@@ -51,13 +57,109 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "sendblue_webhooksets",
 			Help: "SendblueWebhookSets by the reason of their Ready condition.",
 		}, []string{"reason"}),
+		syncs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sendblue_account_syncs_total",
+			Help: "Account syncs by result: unchanged (read, nothing to write), written, failed, stale (a set changed meanwhile: synced again), deferred (before every set present at start was indexed).",
+		}, []string{"result"}),
+		accounts: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sendblue_accounts",
+			Help: "Sendblue accounts (pairs of credentials) the operator syncs.",
+		}),
+		kube: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sendblue_operator_kubernetes_requests_total",
+			Help: "Requests the operator made to the kube-apiserver, by verb and resource.",
+		}, []string{"verb", "resource"}),
 		reasons: map[string]string{},
 	}
-	reg.MustRegister(m.requests, m.latency, m.writes, m.corrections, m.sets)
+	oldest := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "sendblue_account_oldest_read_timestamp_seconds",
+		Help: "When the account read least recently was last read from Sendblue (Unix seconds; 0 with no account). " +
+			"A converged set's status.lastSyncTime is not refreshed: this says how fresh the operator's view is.",
+	}, func() float64 {
+		m.mu.Lock()
+		f := m.oldest
+		m.mu.Unlock()
+		if f == nil {
+			return 0
+		}
+		if t := f(); !t.IsZero() {
+			return float64(t.UnixNano()) / 1e9
+		}
+		return 0
+	})
+	reg.MustRegister(m.requests, m.latency, m.writes, m.corrections, m.sets, m.syncs, m.accounts, m.kube, oldest)
 	for _, r := range AllReasons {
 		m.sets.WithLabelValues(r).Set(0)
 	}
 	return m
+}
+
+// observeAccounts tells the metrics where to find the oldest account read.
+func (m *Metrics) observeAccounts(oldest func() time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.oldest = oldest
+}
+
+// InstrumentKubernetes counts the requests made with cfg by verb and
+// resource (sendblue_operator_kubernetes_requests_total).
+func (m *Metrics) InstrumentKubernetes(cfg *rest.Config) {
+	cfg.Wrap(func(next http.RoundTripper) http.RoundTripper {
+		return roundTripper(func(r *http.Request) (*http.Response, error) {
+			verb, resource := kubeVerb(r)
+			m.kube.WithLabelValues(verb, resource).Inc()
+			return next.RoundTrip(r)
+		})
+	})
+}
+
+// kubeVerb names a kube-apiserver request the way audit logs do: verb
+// (get, list, watch, create, update, patch, delete) and resource (with its
+// subresource: sendbluewebhooksets/status).
+func kubeVerb(r *http.Request) (verb, resource string) {
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	// /api/v1/... or /apis/group/version/...
+	switch {
+	case len(parts) >= 2 && parts[0] == "api":
+		parts = parts[2:]
+	case len(parts) >= 3 && parts[0] == "apis":
+		parts = parts[3:]
+	default:
+		return strings.ToLower(r.Method), "other"
+	}
+	if len(parts) >= 2 && parts[0] == "namespaces" && len(parts) != 2 {
+		parts = parts[2:]
+	}
+	named := len(parts) >= 2
+	if len(parts) == 0 {
+		return strings.ToLower(r.Method), "other"
+	}
+	resource = parts[0]
+	if len(parts) >= 3 {
+		resource += "/" + parts[2]
+	}
+	switch r.Method {
+	case http.MethodGet:
+		switch {
+		case r.URL.Query().Get("watch") == "true" || r.URL.Query().Get("watch") == "1":
+			verb = "watch"
+		case named:
+			verb = "get"
+		default:
+			verb = "list"
+		}
+	case http.MethodPost:
+		verb = "create"
+	case http.MethodPut:
+		verb = "update"
+	case http.MethodPatch:
+		verb = "patch"
+	case http.MethodDelete:
+		verb = "delete"
+	default:
+		verb = strings.ToLower(r.Method)
+	}
+	return verb, resource
 }
 
 func (m *Metrics) setReason(uid string, reason string) {

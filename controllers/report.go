@@ -119,7 +119,7 @@ func (r *SendblueWebhookSetReconciler) report(ctx context.Context, s *v1.Sendblu
 		st.AccountID = o.accountID
 	}
 	if o.synced != nil {
-		st.Plan, st.LastSyncTime = o.plan, o.synced
+		st.Plan = o.plan
 	}
 	if o.setApplied {
 		st.Applied = o.applied
@@ -141,8 +141,19 @@ func (r *SendblueWebhookSetReconciler) report(ctx context.Context, s *v1.Sendblu
 		r.Recorder.Eventf(s, nil, corev1.EventTypeWarning, o.reason, "Sync", "%s", o.message)
 	}
 	if equality.Semantic.DeepEqual(before.Status, s.Status) {
-		r.setReported(s, o.reason)
-		return nil
+		if !r.reportedOther(s, o.reason) {
+			r.setReported(s, o.reason)
+			return nil
+		}
+		// The cache's status is older than what this process reported last:
+		// send the conditions whatever the cache says.
+		before.Status.Conditions = nil
+	}
+	// status.lastSyncTime is the last sync that changed the set's status:
+	// a converged set is not written again (the account's freshness is a
+	// metric, sendblue_account_oldest_read_timestamp_seconds).
+	if o.synced != nil {
+		st.LastSyncTime = o.synced
 	}
 	if err := r.Client.Status().Patch(ctx, s, client.MergeFrom(before)); err != nil {
 		r.setReported(s, "") // unknown: the cache's status decides

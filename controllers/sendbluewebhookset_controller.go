@@ -2,25 +2,22 @@ package controllers
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -40,14 +37,21 @@ const (
 	secretIndex = "spec.secretNames"
 )
 
-// Options tune the reconciler. Zero values take the defaults.
+// Options tune the reconciler. Zero values take the defaults, except
+// BatchWindow, where zero means no window.
 type Options struct {
-	// BatchWindow is how long a sync waits before reading the account, so
+	// BatchWindow is how long a change waits before its account is read, so
 	// that changes arriving together (one kubectl apply of many sets) are
-	// written with one PUT. Default 100ms.
+	// written with one PUT. Zero: synced at once. main's default is 100ms.
 	BatchWindow time.Duration
-	// MaxConcurrentReconciles, default 1.
+	// MaxConcurrentReconciles is how many sets are indexed at once. Default 4.
 	MaxConcurrentReconciles int
+	// MaxConcurrentSyncs is how many accounts are synced at once (one sync per
+	// account at a time regardless). Default 8.
+	MaxConcurrentSyncs int
+	// SyncTimeout bounds one account sync, every Sendblue request and status
+	// report included. Default 2m.
+	SyncTimeout time.Duration
 	// IntervalOverride replaces every set's spec.interval (tests only).
 	IntervalOverride time.Duration
 	// UnauthorizedRetry is how long to wait after Sendblue refused the
@@ -66,11 +70,17 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.BatchWindow == 0 {
-		o.BatchWindow = 100 * time.Millisecond
+	if o.BatchWindow < 0 {
+		o.BatchWindow = 0
 	}
 	if o.MaxConcurrentReconciles <= 0 {
-		o.MaxConcurrentReconciles = 1
+		o.MaxConcurrentReconciles = 4
+	}
+	if o.MaxConcurrentSyncs <= 0 {
+		o.MaxConcurrentSyncs = 8
+	}
+	if o.SyncTimeout <= 0 {
+		o.SyncTimeout = 2 * time.Minute
 	}
 	if o.UnauthorizedRetry <= 0 {
 		o.UnauthorizedRetry = 5 * time.Minute
@@ -90,20 +100,28 @@ type EventRecorder interface {
 }
 
 // SendblueWebhookSetReconciler makes Sendblue accounts match their
-// SendblueWebhookSets: load -> resolve secrets -> observe -> plan -> apply ->
-// status. All sets of one account are planned together and written with one
-// PUT, one sync at a time per account.
+// SendblueWebhookSets. Reconcile indexes one set (load -> resolve secrets ->
+// index); the account syncer syncs one account (its sets from the index ->
+// observe -> plan -> apply -> status). All sets of one account are planned
+// together and written with one PUT, one sync at a time per account.
 type SendblueWebhookSetReconciler struct {
 	Client client.Client
-	// APIReader reads Secrets without caching them.
+	// APIReader reads Secrets from the kube-apiserver (never cached whole).
 	APIReader client.Reader
 	Recorder  EventRecorder
 	NewClient ClientFactory
 	Metrics   *Metrics
 	Options   Options
 
+	cache   cache.Cache
+	ix      *accountIndex
+	values  *secretValues
+	queue   workqueue.TypedRateLimitingInterface[string]
+	backoff workqueue.TypedRateLimiter[string]
+
 	mu       sync.Mutex
 	accounts map[string]*accountState
+	deferred map[string]bool
 	owned    *ownership
 	// reported is the Ready reason this process last reported for each set
 	// and generation: fresher than the cache's status.
@@ -123,6 +141,15 @@ func (r *SendblueWebhookSetReconciler) setReported(s *v1.SendblueWebhookSet, rea
 		return
 	}
 	r.reported[s.UID] = reportedReason{s.Generation, reason}
+}
+
+// reportedOther reports whether this process last reported another Ready
+// reason for the set's generation than reason.
+func (r *SendblueWebhookSetReconciler) reportedOther(s *v1.SendblueWebhookSet, reason string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rep, ok := r.reported[s.UID]
+	return ok && rep.generation == s.Generation && rep.reason != reason
 }
 
 // lastReason is the Ready reason last reported for the set's generation:
@@ -155,12 +182,24 @@ func (r *SendblueWebhookSetReconciler) lastReason(s *v1.SendblueWebhookSet) stri
 // cluster's Secrets.
 func (r *SendblueWebhookSetReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	r.Options = r.Options.withDefaults()
+	r.cache = mgr.GetCache()
 	r.accounts = map[string]*accountState{}
+	r.deferred = map[string]bool{}
 	r.owned = newOwnership()
 	r.reported = map[types.UID]reportedReason{}
+	r.values = newSecretValues(r.cache, r.APIReader)
+	r.ix = newAccountIndex()
+	r.ix.onUnreferenced = r.values.forget
+	r.ix.onPrimed = r.primed
+	r.backoff = workqueue.NewTypedItemExponentialFailureRateLimiter[string](time.Second, 5*time.Minute)
+	r.queue = workqueue.NewTypedRateLimitingQueueWithConfig(r.backoff, workqueue.TypedRateLimitingQueueConfig[string]{})
+	r.Metrics.observeAccounts(r.oldestRead)
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1.SendblueWebhookSet{}, secretIndex, func(o client.Object) []string {
 		return secretNames(o.(*v1.SendblueWebhookSet))
 	}); err != nil {
+		return err
+	}
+	if err := mgr.Add(accountSyncer{r}); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
@@ -169,6 +208,20 @@ func (r *SendblueWebhookSetReconciler) SetupWithManager(ctx context.Context, mgr
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.MaxConcurrentReconciles}).
 		Named("sendbluewebhookset").
 		Complete(r)
+}
+
+// oldestRead is when the account read least recently was last read
+// successfully (zero with no account).
+func (r *SendblueWebhookSetReconciler) oldestRead() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var oldest time.Time
+	for _, a := range r.accounts {
+		if oldest.IsZero() || a.lastRead.Before(oldest) {
+			oldest = a.lastRead
+		}
+	}
+	return oldest
 }
 
 func (r *SendblueWebhookSetReconciler) setsForSecret(ctx context.Context, o client.Object) []reconcile.Request {
@@ -191,6 +244,7 @@ func (r *SendblueWebhookSetReconciler) account(id string) *accountState {
 	if !ok {
 		a = newAccountState()
 		r.accounts[id] = a
+		r.Metrics.accounts.Set(float64(len(r.accounts)))
 	}
 	return a
 }
@@ -205,28 +259,38 @@ func (r *SendblueWebhookSetReconciler) interval(s *v1.SendblueWebhookSet) time.D
 	return 5 * time.Minute
 }
 
-// jitter spreads requeues by up to ±10% so that sets created together do
-// not read their accounts in lockstep forever.
+// jitter spreads requeues by up to ±10% so that accounts synced together do
+// not read in lockstep forever.
 func jitter(d time.Duration) time.Duration {
 	return d + time.Duration((rand.Float64()*0.2-0.1)*float64(d))
 }
 
-// Reconcile handles one set; the account it belongs to is synced as a whole.
+// Reconcile indexes one set: it reads the set's Secrets (from memory when
+// their resourceVersion is unchanged), records which account the set is on
+// and what it holds, reports what only the set itself can tell (a missing
+// Secret, suspend, a changed account), and asks for a sync of its account
+// when anything a sync reads changed. It never talks to Sendblue and never
+// waits: the account syncer batches and writes.
 func (r *SendblueWebhookSetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var set v1.SendblueWebhookSet
 	if err := r.Client.Get(ctx, req.NamespacedName, &set); err != nil {
 		if client.IgnoreNotFound(err) == nil {
-			r.Metrics.setReason(req.String(), "")
+			r.forget(req.NamespacedName, "")
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	deleting := !set.DeletionTimestamp.IsZero()
 	switch {
 	case deleting && !controllerutil.ContainsFinalizer(&set, Finalizer):
+		r.forget(req.NamespacedName, set.UID)
 		return ctrl.Result{}, nil
 	case deleting && (set.Spec.DeletionPolicy == v1.DeletionPolicyOrphan || !r.owned.owns(&set)):
 		// Orphan, or nothing applied to remove: no Sendblue call is needed.
-		return ctrl.Result{}, r.release(ctx, &set)
+		if err := r.release(ctx, &set); err != nil {
+			return ctrl.Result{}, err
+		}
+		r.forget(req.NamespacedName, set.UID)
+		return ctrl.Result{}, nil
 	case !deleting && !controllerutil.ContainsFinalizer(&set, Finalizer):
 		patch := client.MergeFrom(set.DeepCopy())
 		controllerutil.AddFinalizer(&set, Finalizer)
@@ -234,406 +298,97 @@ func (r *SendblueWebhookSetReconciler) Reconcile(ctx context.Context, req ctrl.R
 			return ctrl.Result{}, fmt.Errorf("adding the finalizer: %w", err)
 		}
 	}
+	return r.indexSet(ctx, &set, deleting)
+}
+
+// forget drops a set that is gone (or let go) from the index and asks its
+// account to sync without it.
+func (r *SendblueWebhookSetReconciler) forget(key types.NamespacedName, uid types.UID) {
+	e := r.ix.remove(key)
+	if e != nil {
+		if e.account != "" {
+			r.enqueue(e.account)
+		}
+		uid = e.uid
+	}
+	if uid != "" {
+		r.owned.forget(uid)
+		r.mu.Lock()
+		delete(r.reported, uid)
+		r.mu.Unlock()
+	}
+	r.Metrics.setReason(key.String(), "")
+}
+
+// indexSet resolves the set's inputs and indexes it.
+func (r *SendblueWebhookSetReconciler) indexSet(ctx context.Context, set *v1.SendblueWebhookSet, deleting bool) (ctrl.Result, error) {
+	key := client.ObjectKeyFromObject(set)
+	id := key.String()
+	e := &indexEntry{key: key, uid: set.UID, generation: set.Generation, secrets: secretKeys(set)}
+	secrets := newSecretReader(r.values, r.Options.WebhookSecretSelector)
+	self, err := secrets.resolve(ctx, set, deleting)
+	var held *outcome
+	switch {
+	case err != nil:
+		creds, cerr := secrets.credentials(ctx, set)
+		if cerr != nil {
+			// The account cannot be told: what the set declares or applied
+			// is guarded on every account.
+			e.holds, e.all, e.holder = holdsOf(set, deleting, true), true, id+", whose credentials cannot be read"
+			e.sig = fmt.Sprintf("unknown\x00%d\x00%v\x00%s\x00%v", set.Generation, deleting, cerr, set.Status.Applied)
+		} else {
+			res := &resolved{creds: creds, account: accountID(creds), pin: accountPin(creds), input: frozen(set)}
+			e.account, e.member = res.account, &member{resolved: res, held: "its inputs cannot be read"}
+			e.holds, e.holder = holdsOf(set, deleting, false), id+", which uses other credentials"
+			e.sig = fmt.Sprintf("frozen\x00%d\x00%v\x00%s", set.Generation, deleting, err)
+		}
+	case accountChanged(set, self.pin):
+		self.input = frozen(set)
+		e.account, e.member = self.account, &member{resolved: self, held: "its account changed", appliedFromStatus: true}
+		e.holds, e.holder = holdsOf(set, deleting, false), id+", which uses other credentials"
+		e.sig = "moved\x00" + self.fingerprint + "\x00" + set.Status.AccountID + "\x00" + set.Annotations[AnnotationAcceptAccount]
+		held = &outcome{reason: ReasonAccountChanged, message: accountChangedMessage(set, self), stalled: true}
+	default:
+		e.account, e.member = self.account, &member{resolved: self}
+		e.holds, e.holder = holdsOf(set, deleting, false), id+", which uses other credentials"
+		e.sig = "member\x00" + self.fingerprint + "\x00" + set.Status.AccountID + "\x00" + set.Annotations[AnnotationAcceptAccount]
+	}
+	if e.member != nil {
+		e.member.set = nil // the syncer reads the set from the cache when it syncs
+	}
+	last := r.lastReason(set)
+	if c := meta.FindStatusCondition(set.Status.Conditions, ConditionReady); err == nil && held == nil && !set.Spec.Suspend && !deleting &&
+		(c == nil || c.ObservedGeneration != set.Generation) && last == "" {
+		// Say at once that this generation is seen and waits for its sync
+		// (before the sync is asked for, so that it never follows its report).
+		if rerr := r.report(ctx, set, outcome{reason: ReasonProgressing, message: "waiting for the sync of the Sendblue account to plan this generation"}); rerr != nil {
+			return ctrl.Result{}, rerr
+		}
+	}
+	accounts, changed := r.ix.put(e)
+	for _, a := range accounts {
+		if changed || !inLine(last) {
+			r.enqueue(a)
+		}
+	}
 	if set.Spec.Suspend && !deleting {
-		return ctrl.Result{}, r.report(ctx, &set, outcome{reason: ReasonSuspended,
+		return ctrl.Result{}, r.report(ctx, set, outcome{reason: ReasonSuspended,
 			message: "spec.suspend is true: no Sendblue API calls are made for this set"})
 	}
-
-	secrets := newSecretReader(r.APIReader, r.Options.WebhookSecretSelector)
-	self, err := secrets.resolve(ctx, &set, deleting)
 	if err != nil {
-		return r.inputFailed(ctx, &set, err, deleting)
+		return r.inputFailed(ctx, set, err, deleting)
 	}
-	if accountChanged(&set, self.pin) {
-		return r.inputFailed(ctx, &set, &inputError{ReasonAccountChanged, accountChangedMessage(&set, self)}, deleting)
+	if held != nil {
+		return ctrl.Result{}, r.report(ctx, set, *held)
 	}
-
-	acct := r.account(self.account)
-	acct.mu.Lock()
-	defer acct.mu.Unlock()
-	// Read ownership only now: a sibling's sync may have updated it while
-	// this reconcile waited for the account.
-	self.input.Applied = r.owned.applied(&set, self.pin, accountLabel(self.creds))
-	interval := r.interval(&set)
-	if wait, ok := coveredBySync(r.lastReason(&set), acct, self, interval); ok {
-		return ctrl.Result{RequeueAfter: jitter(wait)}, nil
-	}
-	if c := meta.FindStatusCondition(set.Status.Conditions, ConditionReady); c == nil || c.ObservedGeneration != set.Generation {
-		if err := r.report(ctx, &set, outcome{reason: ReasonProgressing, message: "reading the Sendblue account to plan this generation"}); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-	if err := sleep(ctx, r.Options.BatchWindow); err != nil {
-		return ctrl.Result{}, err
-	}
-	return r.sync(ctx, acct, self, secrets, interval)
+	return ctrl.Result{}, nil
 }
 
-// coveredBySync reports whether a recent sync of the account (typically one
-// started by a sibling set) handled the set as it is now and reported it in
-// line, so that it can wait for its next check. A set whose last report was a
-// failure is never covered: it syncs as soon as its inputs return.
-func coveredBySync(lastReason string, acct *accountState, self *resolved, interval time.Duration) (time.Duration, bool) {
-	if fp, ok := acct.fingerprints[self.set.UID]; !ok || fp != self.fingerprint || self.input.Deleting {
-		return 0, false
-	}
-	if !slices.Contains([]string{ReasonSynced, ReasonConflict, ReasonDriftDetected}, lastReason) {
-		return 0, false
-	}
-	age := time.Since(acct.lastSync)
-	if age >= interval*9/10 {
-		return 0, false
-	}
-	return interval - age, true
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// errStale: the set changed while its reconcile waited for the account.
-var errStale = errors.New("the set changed while waiting for its account")
-
-// member is a set of the account being synced.
-type member struct {
-	*resolved
-	// held is why the set's own inputs cannot be used (its own reconcile
-	// reports it); empty when they can.
-	held string
-}
-
-// group returns every set of self's account, across namespaces, self first,
-// and the Guard of what sets outside the account hold. A set whose inputs
-// cannot be read is a frozen member if its credentials reach this account;
-// if even its credentials cannot be read, it may belong to any account, and
-// what it declares or applied is guarded from every removal.
-func (r *SendblueWebhookSetReconciler) group(ctx context.Context, self *resolved, secrets *secretReader) ([]*member, Guard, error) {
-	// The cache's own objects, not copies: read only, except the members,
-	// copied below before their status is reported.
-	var list v1.SendblueWebhookSetList
-	if err := r.Client.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, nil, fmt.Errorf("listing SendblueWebhookSets: %w", err)
-	}
-	group := []*member{{resolved: self}}
-	guard := Guard{}
-	for i := range list.Items {
-		s := &list.Items[i]
-		deleting := !s.DeletionTimestamp.IsZero()
-		if s.UID == self.set.UID {
-			if s.Generation != self.set.Generation || deleting != self.input.Deleting {
-				// The cache holds a newer self than this reconcile read; its
-				// siblings are as new. Planning with the old self would treat
-				// what it now declares as foreign: let the newer one sync.
-				return nil, nil, errStale
-			}
-			continue
-		}
-		if deleting && (s.Spec.DeletionPolicy == v1.DeletionPolicyOrphan || !controllerutil.ContainsFinalizer(s, Finalizer)) {
-			continue
-		}
-		res, err := secrets.resolve(ctx, s, deleting)
-		if err != nil {
-			creds, cerr := secrets.credentials(ctx, s)
-			switch {
-			case cerr != nil:
-				guardSet(guard, s, deleting, "whose credentials cannot be read", true)
-			case accountID(creds) != self.account:
-				guardSet(guard, s, deleting, "which uses other credentials", false)
-			default:
-				res = &resolved{set: s.DeepCopy(), creds: creds, account: self.account, pin: accountPin(creds), input: frozen(s)}
-				res.input.Applied = r.owned.applied(s, res.pin, accountLabel(creds))
-				group = append(group, &member{resolved: res, held: "its inputs cannot be read"})
-			}
-			continue
-		}
-		if res.account == self.account {
-			res.set = s.DeepCopy()
-		}
-		switch {
-		case res.account != self.account:
-			guardSet(guard, s, deleting, "which uses other credentials", false)
-		case accountChanged(s, res.pin):
-			res.input = frozen(s)
-			res.input.Applied = slices.Clone(s.Status.Applied)
-			group = append(group, &member{resolved: res, held: "its account changed"})
-		default:
-			res.input.Applied = r.owned.applied(s, res.pin, accountLabel(res.creds))
-			group = append(group, &member{resolved: res})
-		}
-	}
-	return group, guard, nil
-}
-
-// guardSet adds what a set outside the account declares to guard, and what
-// it applied when its account is unknown (uncertain).
-func guardSet(guard Guard, s *v1.SendblueWebhookSet, deleting bool, why string, uncertain bool) {
-	holder := s.Namespace + "/" + s.Name + ", " + why
-	if s.Spec.Policy != v1.PolicyObserve && !deleting {
-		for _, k := range declaredKeys(s) {
-			guard.Add(k, holder, uncertain)
-		}
-	}
-	if uncertain {
-		for _, a := range s.Status.Applied {
-			guard.Add(entryKey{a.Type, a.URL}, holder, true)
-		}
-	}
-}
-
-// frozen is the plan input of a set whose inputs cannot be used: it writes
-// nothing, and nothing it declares is removed.
-func frozen(s *v1.SendblueWebhookSet) SetInput {
-	in := SetInput{ID: s.Namespace + "/" + s.Name, Created: s.CreationTimestamp.Time, Policy: s.Spec.Policy, Frozen: true,
-		DeclaresGlobalSecret: s.Spec.GlobalSecretRef != nil, DeclaresLegacySecret: s.Spec.LegacySecretRef != nil}
-	for _, t := range wireTypes(&s.Spec.Webhooks) {
-		for _, h := range t.Hooks {
-			in.Webhooks = append(in.Webhooks, DesiredWebhook{Type: t.Type, URL: string(h.URL)})
-		}
-	}
-	return in
-}
-
-// sync reads the account once, plans for every set on it, writes at most
-// once, checks what was stored, and reports to every set it synced.
-func (r *SendblueWebhookSetReconciler) sync(ctx context.Context, acct *accountState, self *resolved, secrets *secretReader, interval time.Duration) (ctrl.Result, error) {
-	group, guard, err := r.group(ctx, self, secrets)
-	if errors.Is(err, errStale) {
-		return ctrl.Result{RequeueAfter: 10 * time.Millisecond}, nil
-	}
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	inputs := make([]SetInput, len(group))
-	refused := map[string]mismatch{}
-	for i, g := range group {
-		inputs[i] = g.input
-		if m, ok := acct.refusedWrite(g.resolved); ok && g.held == "" {
-			inputs[i].Frozen = true
-			refused[g.input.ID] = m
-		}
-	}
-	api, err := r.NewClient(self.creds, secretsOf(inputs))
-	if err != nil {
-		return r.failed(ctx, self.set, err)
-	}
-	actual, err := api.Get(ctx)
-	if err != nil {
-		return r.failed(ctx, self.set, err)
-	}
-	if missing := actual.MissingTypes(); len(missing) > 0 {
-		return r.failed(ctx, self.set, &readError{fmt.Sprintf("the account's configuration as read lacks %s, which Sendblue lists in every account (empty or not): "+
-			"it may not be the whole account, so nothing was written", joinTypes(missing)), r.Options.ConfirmDelay})
-	}
-	plan, over, err := fitPlan(actual, inputs, guard, acct.writeLimit(time.Now()))
-	if err != nil {
-		return r.failed(ctx, self.set, err)
-	}
-	var problems map[string][]string
-	if plan.HasChanges() {
-		if err := r.confirmRead(acct, actual, inputs); err != nil {
-			return r.failed(ctx, self.set, err)
-		}
-		if problems, err = r.write(ctx, api, acct, plan, len(group)); err != nil {
-			return r.failed(ctx, self.set, err)
-		}
-	}
-	acct.foreign = foreignCount(plan.Desired, inputs)
-	res, err := r.reportGroup(ctx, acct, group, plan, over, refused, problems)
-	acct.lastSync = time.Now()
-	if res.RequeueAfter == 0 || res.RequeueAfter > interval {
-		res.RequeueAfter = jitter(interval)
-	}
-	return res, err
-}
-
-// confirmRead refuses to plan a write from a read in which everything the
-// operator did not write vanished at once, until another read at least
-// ConfirmDelay later shows the same.
-func (r *SendblueWebhookSetReconciler) confirmRead(acct *accountState, actual *sendblue.Config, inputs []SetInput) error {
-	if acct.foreign <= 0 || foreignCount(actual, inputs) > 0 {
-		acct.suspect = ""
-		return nil
-	}
-	raw, err := actual.MarshalJSON()
-	if err != nil {
-		return err
-	}
-	sum := sha256.Sum256(raw)
-	h := hex.EncodeToString(sum[:])
-	if acct.suspect == h && time.Since(acct.suspectSeen) >= r.Options.ConfirmDelay {
-		acct.suspect = ""
-		return nil
-	}
-	if acct.suspect != h {
-		acct.suspect, acct.suspectSeen = h, time.Now()
-	}
-	return &readError{fmt.Sprintf("everything on the account that no set declares (%d item(s) at the last read) is gone from this read: "+
-		"nothing was written until another read confirms it", acct.foreign), r.Options.ConfirmDelay}
-}
-
-// write sends the plan and checks what Sendblue stored against it. It
-// returns, by set, the changes that were not stored as sent.
-func (r *SendblueWebhookSetReconciler) write(ctx context.Context, api SendblueAPI, acct *accountState, plan AccountPlan, sets int) (map[string][]string, error) {
-	stored, err := api.Replace(ctx, plan.Desired)
-	var tooLarge *sendblue.TooLargeError
-	if errors.As(err, &tooLarge) && tooLarge.StatusCode != 0 {
-		// Sendblue's limit is below this body: send none as large again
-		// before --stalled-retry has passed.
-		if size, serr := plan.Desired.Size(); serr == nil && size-1 < acct.limit {
-			acct.limit, acct.limitUntil = size-1, time.Now().Add(r.Options.UnauthorizedRetry)
-		}
-		return nil, err
-	}
-	if err != nil {
-		return nil, err
-	}
-	r.Metrics.writes.Inc()
-	if stored == nil {
-		if stored, err = api.Get(ctx); err != nil {
-			return nil, fmt.Errorf("reading back what was written: %w", err)
-		}
-	}
-	problems := verifyStored(plan, stored)
-	logf.FromContext(ctx).Info("Wrote the account's webhooks", "changes", len(plan.Changes), "sets", sets, "notStoredAsSent", len(problems))
-	return problems, nil
-}
-
-// reportGroup reports the sync to every set of the account it handled.
-func (r *SendblueWebhookSetReconciler) reportGroup(ctx context.Context, acct *accountState, group []*member, plan AccountPlan, over []oversize, refused map[string]mismatch, problems map[string][]string) (ctrl.Result, error) {
-	now := metav1.Now()
-	var (
-		errs []error
-		res  ctrl.Result
-	)
-	for _, g := range group {
-		if g.input.Suspended || g.held != "" {
-			continue // its own reconcile reports it
-		}
-		uid := g.set.UID
-		if g.input.Deleting {
-			delete(acct.fingerprints, uid)
-			delete(acct.mismatches, uid)
-			r.owned.forget(uid)
-			errs = append(errs, r.release(ctx, g.set))
-			continue
-		}
-		id := g.input.ID
-		o, done := r.heldOutcome(acct, g, over, refused, problems[id])
-		if !done {
-			sp := plan.Sets[id]
-			delete(acct.mismatches, uid)
-			r.owned.record(uid, g.pin, sp.Applied)
-			o = r.syncedOutcome(acct, g, sp, now)
-		} else if o.requeue > 0 && (res.RequeueAfter == 0 || o.requeue < res.RequeueAfter) {
-			res.RequeueAfter = o.requeue
-		}
-		o.account, o.accountID = accountLabel(g.creds), g.pin
-		if err := r.report(ctx, g.set, o); err != nil {
-			delete(acct.fingerprints, uid) // not reported: the next reconcile syncs again
-			errs = append(errs, err)
-			continue
-		}
-		if done {
-			delete(acct.fingerprints, uid)
-		} else {
-			acct.fingerprints[uid] = g.fingerprint
-		}
-	}
-	return res, errors.Join(errs...)
-}
-
-// heldOutcome is the report of a set whose changes were not written as
-// planned: too large, or not stored as sent. done is false for every other
-// set.
-func (r *SendblueWebhookSetReconciler) heldOutcome(acct *accountState, g *member, over []oversize, refused map[string]mismatch, problems []string) (outcome, bool) {
-	id := g.input.ID
-	if i := slices.IndexFunc(over, func(o oversize) bool { return o.ID == id }); i >= 0 {
-		o := over[i]
-		out := outcome{reason: ReasonAccountTooLarge, stalled: true, message: fmt.Sprintf(
-			"not written: with this set's webhooks the account's configuration would be %d bytes, more than the %d bytes that may be written%s; "+
-				"remove webhooks from this set or from the account (other sets are written without it)", o.Size, o.Limit, learnedLimit(o.Limit))}
-		if o.Limit < sendblue.MaxRequestBytes {
-			out.requeue = max(time.Until(acct.limitUntil), time.Second) // then the full limit is tried again
-		}
-		return out, true
-	}
-	if m, ok := refused[id]; ok {
-		return outcome{reason: ReasonWriteMismatch, stalled: true, message: mismatchMessage(m)}, true
-	}
-	if len(problems) == 0 {
-		return outcome{}, false
-	}
-	m := acct.mismatches[g.set.UID]
-	if m.fingerprint != g.fingerprint {
-		m = mismatch{fingerprint: g.fingerprint}
-	}
-	m.count++
-	sort.Strings(problems)
-	m.detail = strings.Join(problems, "; ")
-	acct.mismatches[g.set.UID] = m
-	if m.count >= maxMismatches {
-		return outcome{reason: ReasonWriteMismatch, stalled: true, message: mismatchMessage(m)}, true
-	}
-	return outcome{reason: ReasonWriteMismatch, message: "Sendblue did not store what was written: " + m.detail + "; writing once more",
-		requeue: r.Options.ConfirmDelay}, true
-}
-
-func learnedLimit(limit int) string {
-	if limit < sendblue.MaxRequestBytes {
-		return " (Sendblue refused a larger one with HTTP 413; the full limit is tried again after --stalled-retry)"
-	}
-	return ""
-}
-
-func mismatchMessage(m mismatch) string {
-	return fmt.Sprintf("Sendblue did not store what was written, %d times: %s. Not written again until this set or its Secrets change "+
-		"(Sendblue may change such values; check the webhook's URL and secret)", m.count, m.detail)
-}
-
-func (r *SendblueWebhookSetReconciler) syncedOutcome(acct *accountState, g *member, sp *SetPlan, now metav1.Time) outcome {
-	prev, seen := acct.fingerprints[g.set.UID]
-	outsideChange := seen && prev == g.fingerprint // inputs unchanged, yet the account differed
-	s := g.set
-	o := outcome{plan: sp.Changes, applied: sp.Applied, synced: &now, setApplied: true}
-	switch {
-	case g.input.Policy == v1.PolicyObserve:
-		o.applied = nil
-		if len(sp.Changes) > 0 {
-			o.reason, o.message = ReasonDriftDetected, fmt.Sprintf("%d difference(s) between the account and this set (Observe: nothing written): %s", len(sp.Changes), describe(sp.Changes))
-		} else {
-			o.ready, o.reason, o.message = true, ReasonSynced, "the account matches this set (Observe)"
-		}
-	case len(sp.Conflicts) > 0:
-		c := append([]string(nil), sp.Conflicts...)
-		sort.Strings(c)
-		o.reason, o.stalled = ReasonConflict, true
-		o.message = "not written: " + strings.Join(c, "; ")
-	default:
-		o.ready, o.reason = true, ReasonSynced
-		o.message = fmt.Sprintf("%d webhook(s) of this set are in place on account %s", countWebhooks(&s.Spec.Webhooks), accountLabel(g.creds))
-		if len(sp.Kept) > 0 {
-			kept := slices.Clone(sp.Kept)
-			sort.Strings(kept)
-			o.message += "; kept what sets outside this account hold: " + strings.Join(kept, "; ")
-		}
-	}
-	if len(sp.Changes) > 0 && g.input.Policy != v1.PolicyObserve {
-		if outsideChange {
-			r.Metrics.corrections.Inc()
-			r.Recorder.Eventf(s, nil, corev1.EventTypeNormal, EventDriftCorrected, "Sync",
-				"corrected changes made outside the operator: %s", describe(sp.Changes))
-		} else {
-			r.Recorder.Eventf(s, nil, corev1.EventTypeNormal, EventApplied, "Sync", "%s", counts(sp.Changes))
-		}
-	}
-	return o
+// inLine reports whether a Ready reason says the set's last sync handled it
+// (written, or found in conflict or drift): nothing more to do until
+// something changes.
+func inLine(reason string) bool {
+	return reason == ReasonSynced || reason == ReasonConflict || reason == ReasonDriftDetected
 }
 
 func joinTypes(ts []sendblue.EventType) string {

@@ -1,0 +1,286 @@
+package controllers
+
+import (
+	"sync"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/sendblue-operator/sendblue-operator/api/v1alpha1"
+	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue"
+)
+
+// accountIndex knows, for every set the reconciler has seen, which account
+// it belongs to and what it holds, so that a sync of one account reads only
+// that account's sets, never the cluster's. The set reconciler fills it;
+// the account syncer reads it.
+//
+// After a start, no account may be synced until every set that existed when
+// the caches synced has been indexed (prime, primed): an Exclusive set must
+// never remove what a sibling holds because the sibling was not indexed yet.
+type accountIndex struct {
+	mu        sync.Mutex
+	sets      map[types.NamespacedName]*indexEntry
+	byAccount map[string]map[types.NamespacedName]*indexEntry
+	// holds lists, by entry, the sets that hold it against other accounts:
+	// what they declare (not Observe, not deleting), and for sets whose
+	// account is unknown what they applied too.
+	holds map[entryKey]map[types.NamespacedName]*indexEntry
+	// refs counts the sets that reference each Secret; a Secret's value is
+	// kept in memory only while it is referenced.
+	refs map[client.ObjectKey]int
+
+	// pending are the sets listed at start that are not indexed yet; nil
+	// until the list is taken. touched are those indexed before it was.
+	pending map[types.NamespacedName]bool
+	touched map[types.NamespacedName]bool
+	primed  bool
+	// onPrimed runs once, when the index becomes primed.
+	onPrimed func()
+	// onUnreferenced runs (under mu) for a Secret no set references any more.
+	onUnreferenced func(client.ObjectKey)
+}
+
+// indexEntry is what the index holds of one set.
+type indexEntry struct {
+	key        types.NamespacedName
+	uid        types.UID
+	generation int64
+	// account is the account id; "" when the set's account is unknown
+	// (its credentials cannot be read).
+	account string
+	// member is the set's part in its account's plan; nil when the account
+	// is unknown.
+	member *member
+	// holds are the entries the set holds against other accounts; all: it
+	// blocks every removal of them (its account is unknown).
+	holds   []entryKey
+	all     bool
+	holder  string
+	secrets []client.ObjectKey
+	// sig changes whenever anything a sync reads from the entry changes.
+	sig string
+}
+
+func newAccountIndex() *accountIndex {
+	return &accountIndex{
+		sets:      map[types.NamespacedName]*indexEntry{},
+		byAccount: map[string]map[types.NamespacedName]*indexEntry{},
+		holds:     map[entryKey]map[types.NamespacedName]*indexEntry{},
+		refs:      map[client.ObjectKey]int{},
+		touched:   map[types.NamespacedName]bool{},
+	}
+}
+
+// put indexes e in place of what was indexed for its set. It returns the
+// accounts whose sync the change concerns (the old and the new one) and
+// whether anything a sync reads changed.
+func (ix *accountIndex) put(e *indexEntry) (accounts []string, changed bool) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	old := ix.sets[e.key]
+	changed = old == nil || old.sig != e.sig || old.account != e.account
+	if old != nil && old.account != "" && old.account != e.account {
+		accounts = append(accounts, old.account)
+	}
+	if e.account != "" {
+		accounts = append(accounts, e.account)
+	}
+	ix.unlink(old)
+	ix.sets[e.key] = e
+	if e.account != "" && e.member != nil {
+		m := ix.byAccount[e.account]
+		if m == nil {
+			m = map[types.NamespacedName]*indexEntry{}
+			ix.byAccount[e.account] = m
+		}
+		m[e.key] = e
+	}
+	for _, k := range e.holds {
+		h := ix.holds[k]
+		if h == nil {
+			h = map[types.NamespacedName]*indexEntry{}
+			ix.holds[k] = h
+		}
+		h[e.key] = e
+	}
+	for _, s := range e.secrets {
+		ix.refs[s]++
+	}
+	ix.touch(e.key)
+	return accounts, changed
+}
+
+// remove forgets a set; it returns what was indexed for it (nil if nothing).
+func (ix *accountIndex) remove(key types.NamespacedName) *indexEntry {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	old := ix.sets[key]
+	ix.unlink(old)
+	delete(ix.sets, key)
+	ix.touch(key)
+	return old
+}
+
+// unlink drops e from every map but sets; the caller holds mu.
+func (ix *accountIndex) unlink(e *indexEntry) {
+	if e == nil {
+		return
+	}
+	if m := ix.byAccount[e.account]; m != nil && m[e.key] == e {
+		delete(m, e.key)
+		if len(m) == 0 {
+			delete(ix.byAccount, e.account)
+		}
+	}
+	for _, k := range e.holds {
+		if h := ix.holds[k]; h != nil && h[e.key] == e {
+			delete(h, e.key)
+			if len(h) == 0 {
+				delete(ix.holds, k)
+			}
+		}
+	}
+	for _, s := range e.secrets {
+		if ix.refs[s]--; ix.refs[s] <= 0 {
+			delete(ix.refs, s)
+			if ix.onUnreferenced != nil {
+				ix.onUnreferenced(s)
+			}
+		}
+	}
+}
+
+// touch marks a set as indexed since start; the caller holds mu.
+func (ix *accountIndex) touch(key types.NamespacedName) {
+	if ix.primed {
+		return
+	}
+	if ix.pending == nil {
+		ix.touched[key] = true
+		return
+	}
+	delete(ix.pending, key)
+	ix.checkPrimed()
+}
+
+// prime takes the sets that existed when the caches synced: the index is
+// primed once each of them has been indexed (or removed).
+func (ix *accountIndex) prime(keys []types.NamespacedName) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.primed || ix.pending != nil {
+		return
+	}
+	ix.pending = map[types.NamespacedName]bool{}
+	for _, k := range keys {
+		if !ix.touched[k] {
+			ix.pending[k] = true
+		}
+	}
+	ix.touched = nil
+	ix.checkPrimed()
+}
+
+func (ix *accountIndex) checkPrimed() {
+	if ix.primed || ix.pending == nil || len(ix.pending) > 0 {
+		return
+	}
+	ix.primed, ix.pending = true, nil
+	if ix.onPrimed != nil {
+		go ix.onPrimed()
+	}
+}
+
+// isPrimed reports whether every set present at start is indexed, and how
+// many are still waiting.
+func (ix *accountIndex) isPrimed() (bool, int) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return ix.primed, len(ix.pending)
+}
+
+// members returns the account's sets.
+func (ix *accountIndex) members(account string) []*indexEntry {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	out := make([]*indexEntry, 0, len(ix.byAccount[account]))
+	for _, e := range ix.byAccount[account] {
+		out = append(out, e)
+	}
+	return out
+}
+
+// entry returns what is indexed for a set.
+func (ix *accountIndex) entry(key types.NamespacedName) *indexEntry {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return ix.sets[key]
+}
+
+// guard is what sets outside the account hold among the entries the account
+// has now: its cost follows the account, not the cluster.
+func (ix *accountIndex) guard(account string, actual *sendblue.Config) Guard {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	g := Guard{}
+	check := func(k entryKey) {
+		for _, e := range ix.holds[k] {
+			if e.account != account || e.member == nil {
+				g.Add(k, e.holder, e.all)
+			}
+		}
+	}
+	for _, t := range sendblue.EventTypes() {
+		for _, h := range actual.Webhooks(t) {
+			check(entryKey{string(t), h.URL})
+		}
+	}
+	if _, ok := actual.GlobalSecret(); ok {
+		check(entryKey{Type: globalSecretType})
+	}
+	if _, ok := actual.LegacySecret(); ok {
+		check(entryKey{Type: legacySecretType})
+	}
+	return g
+}
+
+// referenced reports whether a set references the Secret.
+func (ix *accountIndex) referenced(k client.ObjectKey) bool {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return ix.refs[k] > 0
+}
+
+// counts returns how many sets and accounts are indexed.
+func (ix *accountIndex) counts() (sets, accounts int) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return len(ix.sets), len(ix.byAccount)
+}
+
+// holdsOf lists what a set holds against accounts other than its own: what
+// it declares (unless Observe or deleting), and, when its account is
+// unknown, what it applied.
+func holdsOf(s *v1.SendblueWebhookSet, deleting, unknown bool) []entryKey {
+	var out []entryKey
+	if s.Spec.Policy != v1.PolicyObserve && !deleting {
+		out = declaredKeys(s)
+	}
+	if unknown {
+		for _, a := range s.Status.Applied {
+			out = append(out, entryKey{a.Type, a.URL})
+		}
+	}
+	return out
+}
+
+// secretKeys lists the Secrets a set references, as object keys.
+func secretKeys(s *v1.SendblueWebhookSet) []client.ObjectKey {
+	names := secretNames(s)
+	out := make([]client.ObjectKey, len(names))
+	for i, n := range names {
+		out[i] = client.ObjectKey{Namespace: s.Namespace, Name: n}
+	}
+	return out
+}

@@ -1,0 +1,88 @@
+package controllers
+
+import (
+	"context"
+	"sync"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// secretValues keeps the values of the Secrets that sets reference, each
+// with the resourceVersion it was read at. A value is read from the
+// kube-apiserver again only when the Secret metadata the manager watches
+// shows another resourceVersion. Secrets no set references are never held:
+// the index drops them as soon as their last reference goes (forget).
+type secretValues struct {
+	// meta reads the watched Secret metadata (the informer cache).
+	meta client.Reader
+	// api reads Secrets from the kube-apiserver.
+	api client.Reader
+
+	mu     sync.Mutex
+	values map[client.ObjectKey]*corev1.Secret
+	// reads counts kube-apiserver reads, for tests.
+	reads int
+}
+
+func newSecretValues(meta, api client.Reader) *secretValues {
+	return &secretValues{meta: meta, api: api, values: map[client.ObjectKey]*corev1.Secret{}}
+}
+
+// get returns the Secret, from memory when the watched metadata shows the
+// resourceVersion it was read at. The returned object is shared: read only.
+func (c *secretValues) get(ctx context.Context, k client.ObjectKey) (*corev1.Secret, error) {
+	var rv string
+	if c.meta != nil {
+		m := &metav1.PartialObjectMetadata{}
+		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+		switch err := c.meta.Get(ctx, k, m); {
+		case err == nil:
+			rv = m.ResourceVersion
+		case !apierrors.IsNotFound(err):
+			return nil, err
+		}
+	}
+	c.mu.Lock()
+	s, ok := c.values[k]
+	c.mu.Unlock()
+	if ok && rv != "" && s.ResourceVersion == rv {
+		return s, nil
+	}
+	// Not held, changed, or not in the watch yet (just created): read it.
+	// The logger logs nothing: client-go logs response bodies, a Secret's
+	// data among them, at high verbosity.
+	fresh := &corev1.Secret{}
+	err := c.api.Get(logr.NewContext(ctx, logr.Discard()), k, fresh)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reads++
+	if err != nil {
+		if apierrors.IsNotFound(err) {
+			delete(c.values, k)
+		}
+		return nil, err
+	}
+	// Keep what the operator reads, nothing else.
+	kept := &corev1.Secret{Type: fresh.Type, Data: fresh.Data}
+	kept.Namespace, kept.Name, kept.ResourceVersion, kept.Labels = fresh.Namespace, fresh.Name, fresh.ResourceVersion, fresh.Labels
+	c.values[k] = kept
+	return kept, nil
+}
+
+// forget drops a Secret's value.
+func (c *secretValues) forget(k client.ObjectKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.values, k)
+}
+
+// held returns how many values are in memory.
+func (c *secretValues) held() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.values)
+}

@@ -1,0 +1,474 @@
+package controllers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	v1 "github.com/sendblue-operator/sendblue-operator/api/v1alpha1"
+	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue"
+)
+
+// member is a set of the account being synced.
+type member struct {
+	*resolved
+	// held is why the set's own inputs cannot be used (its own reconcile
+	// reports it); empty when they can.
+	held string
+	// appliedFromStatus: what the set owns is what its status says (its
+	// account changed and the move is not accepted).
+	appliedFromStatus bool
+}
+
+// frozen is the plan input of a set whose inputs cannot be used: it writes
+// nothing, and nothing it declares is removed.
+func frozen(s *v1.SendblueWebhookSet) SetInput {
+	in := SetInput{ID: s.Namespace + "/" + s.Name, Created: s.CreationTimestamp.Time, Policy: s.Spec.Policy, Frozen: true,
+		DeclaresGlobalSecret: s.Spec.GlobalSecretRef != nil, DeclaresLegacySecret: s.Spec.LegacySecretRef != nil}
+	for _, t := range wireTypes(&s.Spec.Webhooks) {
+		for _, h := range t.Hooks {
+			in.Webhooks = append(in.Webhooks, DesiredWebhook{Type: t.Type, URL: string(h.URL)})
+		}
+	}
+	return in
+}
+
+// accountSyncer runs the account syncs: a work queue of account ids, so that
+// at most one sync per account is in flight, served by
+// Options.MaxConcurrentSyncs workers, so that one slow account never delays
+// another. A change waits in the queue for the batch window, not in a worker.
+type accountSyncer struct{ r *SendblueWebhookSetReconciler }
+
+// NeedLeaderElection: only the leader syncs.
+func (accountSyncer) NeedLeaderElection() bool { return true }
+
+// Start primes the index from the sets present at start, then serves the
+// queue until ctx ends.
+func (s accountSyncer) Start(ctx context.Context) error {
+	r := s.r
+	go func() {
+		if !r.cache.WaitForCacheSync(ctx) {
+			return
+		}
+		var list v1.SendblueWebhookSetList
+		if err := r.cache.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
+			logf.FromContext(ctx).Error(err, "Listing the SendblueWebhookSets present at start: no account is written until this succeeds")
+			return
+		}
+		keys := make([]types.NamespacedName, len(list.Items))
+		for i := range list.Items {
+			keys[i] = client.ObjectKeyFromObject(&list.Items[i])
+		}
+		r.ix.prime(keys)
+	}()
+	done := make(chan struct{})
+	for i := 0; i < r.Options.MaxConcurrentSyncs; i++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for r.processNext(ctx) {
+			}
+		}()
+	}
+	<-ctx.Done()
+	r.queue.ShutDown()
+	for i := 0; i < r.Options.MaxConcurrentSyncs; i++ {
+		<-done
+	}
+	return nil
+}
+
+// enqueue asks for a sync of the account after the batch window, so that
+// changes arriving together are written with one PUT. A sync already asked
+// for sooner (or running) is not postponed.
+func (r *SendblueWebhookSetReconciler) enqueue(account string) {
+	if r.Options.BatchWindow <= 0 {
+		r.queue.Add(account)
+		return
+	}
+	r.queue.AddAfter(account, r.Options.BatchWindow)
+}
+
+// processNext runs one account sync; false once the queue is shut down.
+func (r *SendblueWebhookSetReconciler) processNext(ctx context.Context) bool {
+	id, shutdown := r.queue.Get()
+	if shutdown {
+		return false
+	}
+	defer r.queue.Done(id)
+	if primed, _ := r.ix.isPrimed(); !primed {
+		r.mu.Lock()
+		r.deferred[id] = true
+		r.mu.Unlock()
+		r.Metrics.syncs.WithLabelValues("deferred").Inc()
+		return true
+	}
+	sctx, cancel := context.WithTimeout(ctx, r.Options.SyncTimeout)
+	defer cancel()
+	after, backoff := r.syncAccount(sctx, id)
+	switch {
+	case ctx.Err() != nil:
+	case backoff:
+		r.queue.AddAfter(id, jitter(r.backoff.When(id)))
+	case after > 0:
+		r.backoff.Forget(id)
+		r.queue.AddAfter(id, after)
+	default:
+		r.backoff.Forget(id)
+	}
+	return true
+}
+
+// primed runs once the index holds every set present at start: the
+// accounts asked for meanwhile are synced now.
+func (r *SendblueWebhookSetReconciler) primed() {
+	r.mu.Lock()
+	ids := make([]string, 0, len(r.deferred))
+	for id := range r.deferred {
+		ids = append(ids, id)
+	}
+	r.deferred = map[string]bool{}
+	r.mu.Unlock()
+	for _, id := range ids {
+		r.queue.Add(id)
+	}
+}
+
+// evict forgets an account no set uses any more.
+func (r *SendblueWebhookSetReconciler) evict(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.accounts, id)
+	r.Metrics.accounts.Set(float64(len(r.accounts)))
+}
+
+// errStale: a set of the account changed since it was indexed; its
+// reconcile indexes it again and asks for the sync.
+var errStale = errors.New("a set changed since it was indexed")
+
+// groupOf returns the account's members as the index holds them, each with
+// its set as the cache holds it now, and the shortest interval among them.
+func (r *SendblueWebhookSetReconciler) groupOf(ctx context.Context, id string) ([]*member, time.Duration, error) {
+	entries := r.ix.members(id)
+	group := make([]*member, 0, len(entries))
+	var interval time.Duration
+	for _, e := range entries {
+		s := &v1.SendblueWebhookSet{}
+		if err := r.Client.Get(ctx, e.key, s); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, 0, errStale
+			}
+			return nil, 0, err
+		}
+		m := *e.member
+		res := *m.resolved
+		if s.UID != e.uid || s.Generation != e.generation || !s.DeletionTimestamp.IsZero() != res.input.Deleting {
+			return nil, 0, errStale
+		}
+		res.set = s
+		if m.appliedFromStatus {
+			res.input.Applied = slices.Clone(s.Status.Applied)
+		} else {
+			res.input.Applied = r.owned.applied(s, res.pin, accountLabel(res.creds))
+		}
+		m.resolved = &res
+		group = append(group, &m)
+		if iv := r.interval(s); interval == 0 || iv < interval {
+			interval = iv
+		}
+	}
+	// In a stable order: reports and logs do not depend on map order.
+	sort.Slice(group, func(i, j int) bool { return group[i].input.ID < group[j].input.ID })
+	return group, interval, nil
+}
+
+// syncAccount reads the account once, plans for every set on it, writes at
+// most once, checks what was stored, and reports to every set it synced.
+// It returns when to sync again, or backoff for the queue's exponential
+// backoff.
+func (r *SendblueWebhookSetReconciler) syncAccount(ctx context.Context, id string) (after time.Duration, backoff bool) {
+	log := logf.FromContext(ctx)
+	group, interval, err := r.groupOf(ctx, id)
+	switch {
+	case errors.Is(err, errStale):
+		r.Metrics.syncs.WithLabelValues("stale").Inc()
+		return time.Second, false
+	case err != nil:
+		log.Error(err, "Reading an account's sets")
+		return 0, true
+	case len(group) == 0:
+		r.evict(id)
+		return 0, false
+	case !slices.ContainsFunc(group, func(g *member) bool { return g.held == "" && !g.input.Suspended }):
+		// Every set of the account is held or suspended: no one to sync for.
+		return 0, false
+	}
+	acct := r.account(id)
+	inputs := make([]SetInput, len(group))
+	refused := map[string]mismatch{}
+	for i, g := range group {
+		inputs[i] = g.input
+		if m, ok := acct.refusedWrite(g.resolved); ok && g.held == "" {
+			inputs[i].Frozen = true
+			refused[g.input.ID] = m
+		}
+	}
+	fail := func(err error) (time.Duration, bool) {
+		r.Metrics.syncs.WithLabelValues("failed").Inc()
+		retry := r.failedAll(ctx, acct, group, err)
+		if retry == 0 {
+			return 0, true
+		}
+		return jitter(retry), false
+	}
+	api, err := r.NewClient(group[0].creds, secretsOf(inputs))
+	if err != nil {
+		return fail(err)
+	}
+	actual, err := api.Get(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	acct.lastRead = time.Now()
+	if missing := actual.MissingTypes(); len(missing) > 0 {
+		return fail(&readError{fmt.Sprintf("the account's configuration as read lacks %s, which Sendblue lists in every account (empty or not): "+
+			"it may not be the whole account, so nothing was written", joinTypes(missing)), r.Options.ConfirmDelay})
+	}
+	plan, over, err := fitPlan(actual, inputs, r.ix.guard(id, actual), acct.writeLimit(time.Now()))
+	if err != nil {
+		return fail(err)
+	}
+	var problems map[string][]string
+	result := "unchanged"
+	if plan.HasChanges() {
+		if err := r.confirmRead(acct, actual, inputs); err != nil {
+			return fail(err)
+		}
+		if problems, err = r.write(ctx, api, acct, plan, len(group)); err != nil {
+			return fail(err)
+		}
+		result = "written"
+	}
+	r.Metrics.syncs.WithLabelValues(result).Inc()
+	acct.foreign = foreignCount(plan.Desired, inputs)
+	soon, err := r.reportGroup(ctx, acct, group, plan, over, refused, problems)
+	if err != nil {
+		log.Error(err, "Reporting a sync")
+		return 0, true
+	}
+	next := jitter(interval)
+	if soon > 0 && soon < next {
+		next = soon
+	}
+	return next, false
+}
+
+// failedAll reports a failed sync to every set it concerned and returns
+// when to try again (zero: the queue's exponential backoff).
+func (r *SendblueWebhookSetReconciler) failedAll(ctx context.Context, acct *accountState, group []*member, err error) time.Duration {
+	for _, g := range group {
+		if g.held != "" || g.input.Suspended {
+			continue
+		}
+		if rerr := r.report(ctx, g.set, classify(g.set, err, r.Options).outcome); rerr != nil {
+			logf.FromContext(ctx).Error(rerr, "Reporting a failed sync", "set", g.input.ID)
+		}
+		delete(acct.fingerprints, g.set.UID)
+	}
+	return classify(group[0].set, err, r.Options).retry
+}
+
+// confirmRead refuses to plan a write from a read in which everything the
+// operator did not write vanished at once, until another read at least
+// ConfirmDelay later shows the same.
+func (r *SendblueWebhookSetReconciler) confirmRead(acct *accountState, actual *sendblue.Config, inputs []SetInput) error {
+	if acct.foreign <= 0 || foreignCount(actual, inputs) > 0 {
+		acct.suspect = ""
+		return nil
+	}
+	raw, err := actual.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(raw)
+	h := hex.EncodeToString(sum[:])
+	if acct.suspect == h && time.Since(acct.suspectSeen) >= r.Options.ConfirmDelay {
+		acct.suspect = ""
+		return nil
+	}
+	if acct.suspect != h {
+		acct.suspect, acct.suspectSeen = h, time.Now()
+	}
+	return &readError{fmt.Sprintf("everything on the account that no set declares (%d item(s) at the last read) is gone from this read: "+
+		"nothing was written until another read confirms it", acct.foreign), r.Options.ConfirmDelay}
+}
+
+// write sends the plan and checks what Sendblue stored against it. It
+// returns, by set, the changes that were not stored as sent.
+func (r *SendblueWebhookSetReconciler) write(ctx context.Context, api SendblueAPI, acct *accountState, plan AccountPlan, sets int) (map[string][]string, error) {
+	stored, err := api.Replace(ctx, plan.Desired)
+	var tooLarge *sendblue.TooLargeError
+	if errors.As(err, &tooLarge) && tooLarge.StatusCode != 0 {
+		// Sendblue's limit is below this body: send none as large again
+		// before --stalled-retry has passed.
+		if size, serr := plan.Desired.Size(); serr == nil && size-1 < acct.limit {
+			acct.limit, acct.limitUntil = size-1, time.Now().Add(r.Options.UnauthorizedRetry)
+		}
+		return nil, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.Metrics.writes.Inc()
+	if stored == nil {
+		if stored, err = api.Get(ctx); err != nil {
+			return nil, fmt.Errorf("reading back what was written: %w", err)
+		}
+	}
+	problems := verifyStored(plan, stored)
+	logf.FromContext(ctx).Info("Wrote the account's webhooks", "changes", len(plan.Changes), "sets", sets, "notStoredAsSent", len(problems))
+	return problems, nil
+}
+
+// reportGroup reports the sync to every set of the account it handled.
+func (r *SendblueWebhookSetReconciler) reportGroup(ctx context.Context, acct *accountState, group []*member, plan AccountPlan, over []oversize, refused map[string]mismatch, problems map[string][]string) (time.Duration, error) {
+	now := metav1.Now()
+	var (
+		errs []error
+		soon time.Duration
+	)
+	for _, g := range group {
+		if g.input.Suspended || g.held != "" {
+			continue // its own reconcile reports it
+		}
+		uid := g.set.UID
+		if g.input.Deleting {
+			delete(acct.fingerprints, uid)
+			delete(acct.mismatches, uid)
+			r.owned.forget(uid)
+			errs = append(errs, r.release(ctx, g.set))
+			continue
+		}
+		id := g.input.ID
+		o, done := r.heldOutcome(acct, g, over, refused, problems[id])
+		if !done {
+			sp := plan.Sets[id]
+			delete(acct.mismatches, uid)
+			r.owned.record(uid, g.pin, sp.Applied)
+			o = r.syncedOutcome(acct, g, sp, now)
+		} else if o.requeue > 0 && (soon == 0 || o.requeue < soon) {
+			soon = o.requeue
+		}
+		o.account, o.accountID = accountLabel(g.creds), g.pin
+		if err := r.report(ctx, g.set, o); err != nil {
+			delete(acct.fingerprints, uid) // not reported: the next reconcile syncs again
+			errs = append(errs, err)
+			continue
+		}
+		if done {
+			delete(acct.fingerprints, uid)
+		} else {
+			acct.fingerprints[uid] = g.fingerprint
+		}
+	}
+	return soon, errors.Join(errs...)
+}
+
+// heldOutcome is the report of a set whose changes were not written as
+// planned: too large, or not stored as sent. done is false for every other
+// set.
+func (r *SendblueWebhookSetReconciler) heldOutcome(acct *accountState, g *member, over []oversize, refused map[string]mismatch, problems []string) (outcome, bool) {
+	id := g.input.ID
+	if i := slices.IndexFunc(over, func(o oversize) bool { return o.ID == id }); i >= 0 {
+		o := over[i]
+		out := outcome{reason: ReasonAccountTooLarge, stalled: true, message: fmt.Sprintf(
+			"not written: with this set's webhooks the account's configuration would be %d bytes, more than the %d bytes that may be written%s; "+
+				"remove webhooks from this set or from the account (other sets are written without it)", o.Size, o.Limit, learnedLimit(o.Limit))}
+		if o.Limit < sendblue.MaxRequestBytes {
+			out.requeue = max(time.Until(acct.limitUntil), time.Second) // then the full limit is tried again
+		}
+		return out, true
+	}
+	if m, ok := refused[id]; ok {
+		return outcome{reason: ReasonWriteMismatch, stalled: true, message: mismatchMessage(m)}, true
+	}
+	if len(problems) == 0 {
+		return outcome{}, false
+	}
+	m := acct.mismatches[g.set.UID]
+	if m.fingerprint != g.fingerprint {
+		m = mismatch{fingerprint: g.fingerprint}
+	}
+	m.count++
+	sort.Strings(problems)
+	m.detail = strings.Join(problems, "; ")
+	acct.mismatches[g.set.UID] = m
+	if m.count >= maxMismatches {
+		return outcome{reason: ReasonWriteMismatch, stalled: true, message: mismatchMessage(m)}, true
+	}
+	return outcome{reason: ReasonWriteMismatch, message: "Sendblue did not store what was written: " + m.detail + "; writing once more",
+		requeue: r.Options.ConfirmDelay}, true
+}
+
+func learnedLimit(limit int) string {
+	if limit < sendblue.MaxRequestBytes {
+		return " (Sendblue refused a larger one with HTTP 413; the full limit is tried again after --stalled-retry)"
+	}
+	return ""
+}
+
+func mismatchMessage(m mismatch) string {
+	return fmt.Sprintf("Sendblue did not store what was written, %d times: %s. Not written again until this set or its Secrets change "+
+		"(Sendblue may change such values; check the webhook's URL and secret)", m.count, m.detail)
+}
+
+func (r *SendblueWebhookSetReconciler) syncedOutcome(acct *accountState, g *member, sp *SetPlan, now metav1.Time) outcome {
+	prev, seen := acct.fingerprints[g.set.UID]
+	outsideChange := seen && prev == g.fingerprint // inputs unchanged, yet the account differed
+	s := g.set
+	o := outcome{plan: sp.Changes, applied: sp.Applied, synced: &now, setApplied: true}
+	switch {
+	case g.input.Policy == v1.PolicyObserve:
+		o.applied = nil
+		if len(sp.Changes) > 0 {
+			o.reason, o.message = ReasonDriftDetected, fmt.Sprintf("%d difference(s) between the account and this set (Observe: nothing written): %s", len(sp.Changes), describe(sp.Changes))
+		} else {
+			o.ready, o.reason, o.message = true, ReasonSynced, "the account matches this set (Observe)"
+		}
+	case len(sp.Conflicts) > 0:
+		c := append([]string(nil), sp.Conflicts...)
+		sort.Strings(c)
+		o.reason, o.stalled = ReasonConflict, true
+		o.message = "not written: " + strings.Join(c, "; ")
+	default:
+		o.ready, o.reason = true, ReasonSynced
+		o.message = fmt.Sprintf("%d webhook(s) of this set are in place on account %s", countWebhooks(&s.Spec.Webhooks), accountLabel(g.creds))
+		if len(sp.Kept) > 0 {
+			kept := slices.Clone(sp.Kept)
+			sort.Strings(kept)
+			o.message += "; kept what sets outside this account hold: " + strings.Join(kept, "; ")
+		}
+	}
+	if len(sp.Changes) > 0 && g.input.Policy != v1.PolicyObserve {
+		if outsideChange {
+			r.Metrics.corrections.Inc()
+			r.Recorder.Eventf(s, nil, corev1.EventTypeNormal, EventDriftCorrected, "Sync",
+				"corrected changes made outside the operator: %s", describe(sp.Changes))
+		} else {
+			r.Recorder.Eventf(s, nil, corev1.EventTypeNormal, EventApplied, "Sync", "%s", counts(sp.Changes))
+		}
+	}
+	return o
+}
