@@ -133,6 +133,8 @@ func (p AccountPlan) HasChanges() bool { return len(p.Changes) > 0 }
 type claim struct {
 	owner string
 	hook  DesiredWebhook
+	// declarers are the writing sets whose declaration is the one that won.
+	declarers []string
 }
 
 // PlanAccount computes, without I/O, what the account must become for the
@@ -166,6 +168,9 @@ type planner struct {
 	removable      map[entryKey][]string // applied by these writing or deleting sets
 	exclusive      []string              // writing sets with policy Exclusive
 	guard          Guard
+	removed        map[entryKey]bool             // entries already planned for removal
+	kept           map[string]map[string]bool    // Kept notes by set, to list each once
+	desired        map[entryKey]sendblue.Webhook // the planned configuration by entry (the first of each), when a set is Observe
 }
 
 func newPlanner(actual *sendblue.Config, inputs []SetInput, guard Guard) *planner {
@@ -183,6 +188,8 @@ func newPlanner(actual *sendblue.Config, inputs []SetInput, guard Guard) *planne
 		protected: map[entryKey]bool{},
 		removable: map[entryKey][]string{},
 		guard:     guard,
+		removed:   map[entryKey]bool{},
+		kept:      map[string]map[string]bool{},
 	}
 	for _, s := range sets {
 		p.plan.Sets[s.ID] = &SetPlan{}
@@ -191,6 +198,9 @@ func newPlanner(actual *sendblue.Config, inputs []SetInput, guard Guard) *planne
 	p.global = claimSecret(sets, p.plan.Sets, globalSecretType)
 	p.legacy = claimSecret(sets, p.plan.Sets, legacySecretType)
 	for _, s := range sets {
+		if s.Policy == sendbluev1alpha1.PolicyObserve && p.desired == nil {
+			p.desired = map[entryKey]sendblue.Webhook{}
+		}
 		if s.writes() && s.Policy == sendbluev1alpha1.PolicyExclusive {
 			p.exclusive = append(p.exclusive, s.ID)
 		}
@@ -246,8 +256,14 @@ func (p *planner) removalOwners(k entryKey) []string {
 func (p *planner) keep(ids []string, k entryKey, g Guarded) {
 	note := strings.TrimSpace(k.Type+" "+k.URL) + " (held by " + g.Holder + ")"
 	for _, id := range ids {
-		if sp := p.plan.Sets[id]; !slices.Contains(sp.Kept, note) {
-			sp.Kept = append(sp.Kept, note)
+		seen := p.kept[id]
+		if seen == nil {
+			seen = map[string]bool{}
+			p.kept[id] = seen
+		}
+		if !seen[note] {
+			seen[note] = true
+			p.plan.Sets[id].Kept = append(p.plan.Sets[id].Kept, note)
 		}
 	}
 }
@@ -268,7 +284,8 @@ func (p *planner) planType(t sendblue.EventType) error {
 		k := entryKey{string(t), h.URL}
 		if _, declared := p.claims[k]; !declared {
 			if owners := p.removalOwners(k); len(owners) > 0 {
-				if !alreadyRemoved(p.plan.Changes, k) { // a URL listed twice is one change
+				if !p.removed[k] { // a URL listed twice is one change
+					p.removed[k] = true
 					p.record(sendbluev1alpha1.PlannedChange{Action: sendbluev1alpha1.ActionRemove, Type: k.Type, URL: k.URL}, owners)
 				}
 				continue
@@ -276,20 +293,32 @@ func (p *planner) planType(t sendblue.EventType) error {
 		}
 		kept = append(kept, h)
 	}
+	at := make(map[string]int, len(kept)) // the first entry of each URL
+	for i := len(kept) - 1; i >= 0; i-- {
+		at[kept[i].URL] = i
+	}
 	for _, k := range p.order {
 		if k.Type != string(t) {
 			continue
 		}
 		c := p.claims[k]
-		owners := declarers(p.sets, k, c.hook)
-		i := slices.IndexFunc(kept, func(h sendblue.Webhook) bool { return h.URL == k.URL })
+		owners := c.declarers
+		i, found := at[k.URL]
 		switch {
-		case i < 0:
+		case !found:
+			at[k.URL] = len(kept)
 			kept = append(kept, sendblue.Webhook{URL: k.URL, Secret: c.hook.Secret, SendblueNumbers: slices.Clone(c.hook.Numbers)})
 			p.record(sendbluev1alpha1.PlannedChange{Action: sendbluev1alpha1.ActionAdd, Type: k.Type, URL: k.URL}, owners)
 		case !c.hook.matches(kept[i]):
 			kept[i].Secret, kept[i].SendblueNumbers = c.hook.Secret, slices.Clone(c.hook.Numbers)
 			p.record(sendbluev1alpha1.PlannedChange{Action: sendbluev1alpha1.ActionUpdate, Type: k.Type, URL: k.URL}, owners)
+		}
+	}
+	for _, h := range kept {
+		if k := (entryKey{string(t), h.URL}); p.desired != nil {
+			if _, ok := p.desired[k]; !ok {
+				p.desired[k] = h
+			}
 		}
 	}
 	if err := p.plan.Desired.SetWebhooks(t, kept); err != nil {
@@ -341,7 +370,7 @@ func (p *planner) recordOwnership() {
 		case s.Policy == sendbluev1alpha1.PolicyObserve && !s.Deleting:
 			// Against the account as this plan leaves it: a sibling's write in
 			// this very sync must not show as drift until the next interval.
-			sp.Changes = observe(p.plan.Desired, s)
+			sp.Changes = observe(p.plan.Desired, p.desired, s)
 			sp.Applied = nil
 		case s.writes():
 			sp.Applied = ownedAfterWrite(s, p.claims, p.global, p.legacy)
@@ -351,12 +380,6 @@ func (p *planner) recordOwnership() {
 			}
 		}
 	}
-}
-
-func alreadyRemoved(changes []sendbluev1alpha1.PlannedChange, k entryKey) bool {
-	return slices.ContainsFunc(changes, func(c sendbluev1alpha1.PlannedChange) bool {
-		return c.Action == sendbluev1alpha1.ActionRemove && c.Type == k.Type && c.URL == k.URL
-	})
 }
 
 // claimWebhooks gives each (type, url) to the oldest writing set declaring
@@ -373,9 +396,14 @@ func claimWebhooks(sets []SetInput, plans map[string]*SetPlan) (map[entryKey]cla
 			c, taken := claims[k]
 			switch {
 			case !taken:
-				claims[k] = claim{owner: s.ID, hook: w}
+				claims[k] = claim{owner: s.ID, hook: w, declarers: []string{s.ID}}
 				order = append(order, k)
-			case !sameDeclaration(c.hook, w):
+			case sameDeclaration(c.hook, w):
+				if c.declarers[len(c.declarers)-1] != s.ID {
+					c.declarers = append(c.declarers, s.ID)
+					claims[k] = c
+				}
+			default:
 				plans[s.ID].Conflicts = append(plans[s.ID].Conflicts,
 					fmt.Sprintf("%s webhook %s is declared with a different secret or sendblueNumbers by %s, which is older and wins", k.Type, k.URL, c.owner))
 			}
@@ -411,20 +439,6 @@ func claimSecret(sets []SetInput, plans map[string]*SetPlan, name string) secret
 	return c
 }
 
-// declarers are the writing sets whose declaration of k is the winning one.
-func declarers(sets []SetInput, k entryKey, winner DesiredWebhook) []string {
-	var ids []string
-	for _, s := range sets {
-		if !s.writes() {
-			continue
-		}
-		if slices.ContainsFunc(s.Webhooks, func(w DesiredWebhook) bool { return w.key() == k && sameDeclaration(w, winner) }) {
-			ids = append(ids, s.ID)
-		}
-	}
-	return ids
-}
-
 func secretOf(s SetInput, name string) *string {
 	if name == globalSecretType {
 		return s.GlobalSecret
@@ -451,16 +465,16 @@ func ownedAfterWrite(s SetInput, claims map[entryKey]claim, global, legacy secre
 }
 
 // observe is what Merge would change for s alone: adds and updates only (an
-// Observe set has applied nothing, so Merge would remove nothing).
-func observe(actual *sendblue.Config, s SetInput) []sendbluev1alpha1.PlannedChange {
+// Observe set has applied nothing, so Merge would remove nothing). hooks is
+// actual's webhooks by entry.
+func observe(actual *sendblue.Config, hooks map[entryKey]sendblue.Webhook, s SetInput) []sendbluev1alpha1.PlannedChange {
 	var out []sendbluev1alpha1.PlannedChange
 	for _, w := range s.Webhooks {
-		hooks := actual.Webhooks(w.Type)
-		i := slices.IndexFunc(hooks, func(h sendblue.Webhook) bool { return h.URL == w.URL })
+		h, found := hooks[w.key()]
 		switch {
-		case i < 0:
+		case !found:
 			out = append(out, sendbluev1alpha1.PlannedChange{Action: sendbluev1alpha1.ActionAdd, Type: string(w.Type), URL: w.URL})
-		case !w.matches(hooks[i]):
+		case !w.matches(h):
 			out = append(out, sendbluev1alpha1.PlannedChange{Action: sendbluev1alpha1.ActionUpdate, Type: string(w.Type), URL: w.URL})
 		}
 	}
