@@ -38,6 +38,7 @@ func main() {
 // config is what the flags say.
 type config struct {
 	metricsAddr, metricsCertDir, probeAddr, apiURL, apiPath string
+	pprofAddr                                               string
 	leaderElectionNamespace                                 string
 	watchNamespaces, watchNamespace, secretSelector         string
 	leaderElect, metricsSecure                              bool
@@ -58,6 +59,7 @@ func parseFlags() (config, zap.Options) {
 	flag.BoolVar(&c.metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS, to callers the cluster authenticates (TokenReview) and authorizes (SubjectAccessReview, get on /metrics). false: plain HTTP, for local use.")
 	flag.StringVar(&c.metricsCertDir, "metrics-cert-dir", "", "Directory with tls.crt and tls.key for the metrics endpoint; empty: a self-signed certificate is generated at start.")
 	flag.StringVar(&c.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz probes.")
+	flag.StringVar(&c.pprofAddr, "pprof-bind-address", "", "Address of Go's /debug/pprof profiles, for diagnosis (plain HTTP, unauthenticated: bind to localhost); empty: off.")
 	flag.BoolVar(&c.leaderElect, "leader-elect", false, "Enable leader election, so that only one manager is active at a time.")
 	flag.StringVar(&c.leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election lease (default: the manager's own namespace in a cluster).")
 	flag.StringVar(&c.apiURL, "sendblue-api-url", defaultURL, "Sendblue API base URL (env SENDBLUE_API_BASE_URL). https only; http only for loopback hosts such as the emulator.")
@@ -150,6 +152,7 @@ func run() error {
 		Client:                  controllers.ClientOptions(),
 		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  c.probeAddr,
+		PprofBindAddress:        c.pprofAddr,
 		LeaderElection:          c.leaderElect,
 		LeaderElectionID:        "sendblue-operator.sendblue.webhooks.dev",
 		LeaderElectionNamespace: c.leaderElectionNamespace,

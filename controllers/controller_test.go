@@ -169,19 +169,25 @@ func TestDriftIsCorrectedOrReported(t *testing.T) {
 	}
 }
 
+// A new set has no status until its first sync (kstatus and Argo CD read
+// that as in progress: no write is spent on it); an edited one replaces its
+// older generation's Ready at once with Progressing.
 func TestProgressingIsShownUntilTheFirstSync(t *testing.T) {
 	op := startOperator(t, 1, Options{BatchWindow: 1500 * time.Millisecond})
 	ns := op.ns[0]
 	op.account(t, ns, "creds", "key-progress")
 	mustCreate(t, newSet(ns, "app", "creds", "", v1.Webhooks{Receive: hooks("https://p.example.com")}))
-	s := waitReason(t, ns, "app", ReasonProgressing)
-	if c := meta.FindStatusCondition(s.Status.Conditions, ConditionReady); c.Status != metav1.ConditionFalse {
-		t.Errorf("Ready while progressing = %s, want False", c.Status)
+	time.Sleep(700 * time.Millisecond) // within the batch window
+	if s := get(t, ns, "app"); len(s.Status.Conditions) != 0 || s.Status.ObservedGeneration != 0 {
+		t.Errorf("a new set has a status before its first sync: %+v", s.Status)
 	}
 	waitReason(t, ns, "app", ReasonSynced)
-	// A spec change shows Progressing again for the new generation.
+	// A spec change shows Progressing for the new generation.
 	update(t, ns, "app", func(s *v1.SendblueWebhookSet) { s.Spec.Webhooks.Receive = hooks("https://p2.example.com") })
-	waitReason(t, ns, "app", ReasonProgressing)
+	s := waitReason(t, ns, "app", ReasonProgressing)
+	if c := meta.FindStatusCondition(s.Status.Conditions, ConditionReady); c.Status != metav1.ConditionFalse || c.ObservedGeneration != s.Generation {
+		t.Errorf("Ready while progressing = %s (generation %d of %d), want False for the new generation", c.Status, c.ObservedGeneration, s.Generation)
+	}
 	op.waitStored(t, "key-progress", `{"receive":["https://p2.example.com"],"call_log":[],"line_blocked":[],"line_assigned":[],"outbound":[],"contact_created":[]}`)
 	waitReason(t, ns, "app", ReasonSynced)
 }

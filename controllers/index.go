@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"slices"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -25,16 +26,17 @@ type accountIndex struct {
 	// holds lists, by entry, the sets that hold it against other accounts:
 	// what they declare (not Observe, not deleting), and for sets whose
 	// account is unknown what they applied too.
-	holds map[entryKey]map[types.NamespacedName]*indexEntry
+	holds map[entryKey][]*indexEntry
 	// refs counts the sets that reference each Secret; a Secret's value is
 	// kept in memory only while it is referenced.
 	refs map[client.ObjectKey]int
 
 	// pending are the sets listed at start that are not indexed yet; nil
 	// until the list is taken. touched are those indexed before it was.
-	pending map[types.NamespacedName]bool
-	touched map[types.NamespacedName]bool
-	primed  bool
+	pending     map[types.NamespacedName]bool
+	touched     map[types.NamespacedName]bool
+	initialKeys []types.NamespacedName
+	primed      bool
 	// onPrimed runs once, when the index becomes primed.
 	onPrimed func()
 	// onUnreferenced runs (under mu) for a Secret no set references any more.
@@ -66,7 +68,7 @@ func newAccountIndex() *accountIndex {
 	return &accountIndex{
 		sets:      map[types.NamespacedName]*indexEntry{},
 		byAccount: map[string]map[types.NamespacedName]*indexEntry{},
-		holds:     map[entryKey]map[types.NamespacedName]*indexEntry{},
+		holds:     map[entryKey][]*indexEntry{},
 		refs:      map[client.ObjectKey]int{},
 		touched:   map[types.NamespacedName]bool{},
 	}
@@ -97,12 +99,9 @@ func (ix *accountIndex) put(e *indexEntry) (accounts []string, changed bool) {
 		m[e.key] = e
 	}
 	for _, k := range e.holds {
-		h := ix.holds[k]
-		if h == nil {
-			h = map[types.NamespacedName]*indexEntry{}
-			ix.holds[k] = h
+		if h := ix.holds[k]; len(h) == 0 || h[len(h)-1] != e {
+			ix.holds[k] = append(h, e)
 		}
-		h[e.key] = e
 	}
 	for _, s := range e.secrets {
 		ix.refs[s]++
@@ -134,11 +133,11 @@ func (ix *accountIndex) unlink(e *indexEntry) {
 		}
 	}
 	for _, k := range e.holds {
-		if h := ix.holds[k]; h != nil && h[e.key] == e {
-			delete(h, e.key)
-			if len(h) == 0 {
-				delete(ix.holds, k)
-			}
+		h := slices.DeleteFunc(ix.holds[k], func(o *indexEntry) bool { return o == e })
+		if len(h) == 0 {
+			delete(ix.holds, k)
+		} else {
+			ix.holds[k] = h
 		}
 	}
 	for _, s := range e.secrets {
@@ -164,21 +163,32 @@ func (ix *accountIndex) touch(key types.NamespacedName) {
 	ix.checkPrimed()
 }
 
-// prime takes the sets that existed when the caches synced: the index is
-// primed once each of them has been indexed (or removed).
-func (ix *accountIndex) prime(keys []types.NamespacedName) {
+// initial records a set of the informer's initial list: one that existed
+// when the operator started.
+func (ix *accountIndex) initial(key types.NamespacedName) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.pending == nil && !ix.primed {
+		ix.initialKeys = append(ix.initialKeys, key)
+	}
+}
+
+// prime is called once the informer's initial list has been delivered
+// (initial): the index is primed once each of those sets has been indexed
+// (or removed). Sets created later are not waited for.
+func (ix *accountIndex) prime() {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if ix.primed || ix.pending != nil {
 		return
 	}
 	ix.pending = map[types.NamespacedName]bool{}
-	for _, k := range keys {
+	for _, k := range ix.initialKeys {
 		if !ix.touched[k] {
 			ix.pending[k] = true
 		}
 	}
-	ix.touched = nil
+	ix.touched, ix.initialKeys = nil, nil
 	ix.checkPrimed()
 }
 

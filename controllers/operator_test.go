@@ -45,7 +45,11 @@ type operator struct {
 	metrics  *Metrics
 	registry *prometheus.Registry
 	mgr      ctrl.Manager
+	r        *SendblueWebhookSetReconciler
 	ns       []string
+	url      string
+	// stop ends the running manager.
+	stop func()
 }
 
 type syncBuffer struct {
@@ -71,6 +75,7 @@ func startOperator(t *testing.T, n int, opts Options) *operator {
 	needControlPlane(t)
 	op := &operator{emu: sendbluetest.NewServer(), logs: &syncBuffer{}}
 	ts := httptest.NewServer(op.emu)
+	op.url = ts.URL
 	t.Cleanup(func() { op.emu.Close(); ts.Close() })
 
 	for i := 0; i < n; i++ {
@@ -80,6 +85,14 @@ func startOperator(t *testing.T, n int, opts Options) *operator {
 		}
 		op.ns = append(op.ns, ns.Name)
 	}
+	op.start(t, opts)
+	return op
+}
+
+// start runs a manager; stop ends it (a process restart: nothing in memory
+// survives).
+func (op *operator) start(t *testing.T, opts Options) {
+	t.Helper()
 	// Logs at the highest verbosity there is: the leak check must hold even
 	// where client-go logs request and response bodies.
 	logger := zap.New(zap.WriteTo(op.logs), zap.UseDevMode(true), zap.Level(zapcore.Level(-128)))
@@ -98,7 +111,7 @@ func startOperator(t *testing.T, n int, opts Options) *operator {
 	op.mgr = mgr
 	op.registry = prometheus.NewRegistry()
 	op.metrics = NewMetrics(op.registry)
-	factory, err := NewClientFactory(ts.URL, sendblue.DefaultPath, 5*time.Second, op.metrics)
+	factory, err := NewClientFactory(op.url, sendblue.DefaultPath, 5*time.Second, op.metrics)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,19 +129,25 @@ func startOperator(t *testing.T, n int, opts Options) *operator {
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
 		t.Fatal(err)
 	}
+	op.r = r
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
+	var once sync.Once
+	op.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("manager: %v", err)
+			}
+		})
+	}
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
+		op.stop()
 		op.assertNoSecretsLeaked(t)
 		if t.Failed() {
 			t.Logf("manager log, reconciles and writes only:\n%s", op.digest())
 		}
 	})
-	return op
 }
 
 // digest is the part of the manager's log that tells what it did: reconciles

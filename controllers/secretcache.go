@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/go-logr/logr"
+	"golang.org/x/sync/singleflight"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,6 +23,7 @@ type secretValues struct {
 	// api reads Secrets from the kube-apiserver.
 	api client.Reader
 
+	flight singleflight.Group
 	mu     sync.Mutex
 	values map[client.ObjectKey]*corev1.Secret
 	// reads counts kube-apiserver reads, for tests.
@@ -52,9 +54,19 @@ func (c *secretValues) get(ctx context.Context, k client.ObjectKey) (*corev1.Sec
 	if ok && rv != "" && s.ResourceVersion == rv {
 		return s, nil
 	}
-	// Not held, changed, or not in the watch yet (just created): read it.
-	// The logger logs nothing: client-go logs response bodies, a Secret's
-	// data among them, at high verbosity.
+	// Not held, changed, or not in the watch yet (just created): read it,
+	// once for all the sets that ask for the same version at the same time.
+	v, err, _ := c.flight.Do(k.String()+"@"+rv, func() (any, error) { return c.read(ctx, k) })
+	if err != nil {
+		return nil, err
+	}
+	return v.(*corev1.Secret), nil
+}
+
+// read reads a Secret from the kube-apiserver and keeps what the operator
+// uses of it. The logger logs nothing: client-go logs response bodies, a
+// Secret's data among them, at high verbosity.
+func (c *secretValues) read(ctx context.Context, k client.ObjectKey) (*corev1.Secret, error) {
 	fresh := &corev1.Secret{}
 	err := c.api.Get(logr.NewContext(ctx, logr.Discard()), k, fresh)
 	c.mu.Lock()
@@ -66,7 +78,6 @@ func (c *secretValues) get(ctx context.Context, k client.ObjectKey) (*corev1.Sec
 		}
 		return nil, err
 	}
-	// Keep what the operator reads, nothing else.
 	kept := &corev1.Secret{Type: fresh.Type, Data: fresh.Data}
 	kept.Namespace, kept.Name, kept.ResourceVersion, kept.Labels = fresh.Namespace, fresh.Name, fresh.ResourceVersion, fresh.Labels
 	c.values[k] = kept

@@ -2,8 +2,10 @@ package controllers
 
 import (
 	"context"
+
 	"errors"
 	"fmt"
+	"github.com/go-logr/logr"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -14,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -67,6 +70,9 @@ type Options struct {
 	// WebhookSecretSelector, when set, is what every Secret referenced by
 	// secretRef, globalSecretRef or legacySecretRef must match.
 	WebhookSecretSelector labels.Selector
+
+	// beforeIndex, in tests, runs before a set is indexed.
+	beforeIndex func(types.NamespacedName)
 }
 
 func (o Options) withDefaults() Options {
@@ -113,11 +119,18 @@ type SendblueWebhookSetReconciler struct {
 	Metrics   *Metrics
 	Options   Options
 
-	cache   cache.Cache
-	ix      *accountIndex
-	values  *secretValues
-	queue   workqueue.TypedRateLimitingInterface[string]
-	backoff workqueue.TypedRateLimiter[string]
+	cache cache.Cache
+	log   logr.Logger
+	// initialListed reports whether the sets' informer has delivered its
+	// initial list.
+	initialListed func() bool
+	ix            *accountIndex
+	values        *secretValues
+	queue         workqueue.TypedRateLimitingInterface[string]
+	backoff       workqueue.TypedRateLimiter[string]
+
+	batchMu sync.Mutex
+	batches map[string]*batch
 
 	mu       sync.Mutex
 	accounts map[string]*accountState
@@ -183,8 +196,10 @@ func (r *SendblueWebhookSetReconciler) lastReason(s *v1.SendblueWebhookSet) stri
 func (r *SendblueWebhookSetReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	r.Options = r.Options.withDefaults()
 	r.cache = mgr.GetCache()
+	r.log = mgr.GetLogger().WithName("accounts")
 	r.accounts = map[string]*accountState{}
 	r.deferred = map[string]bool{}
+	r.batches = map[string]*batch{}
 	r.owned = newOwnership()
 	r.reported = map[types.UID]reportedReason{}
 	r.values = newSecretValues(r.cache, r.APIReader)
@@ -199,6 +214,24 @@ func (r *SendblueWebhookSetReconciler) SetupWithManager(ctx context.Context, mgr
 	}); err != nil {
 		return err
 	}
+	// Register the sets' informer now, so that /readyz (the caches synced)
+	// waits for it, and learn which sets it lists at start: no account is
+	// written before each of them is indexed (see accountIndex).
+	inf, err := r.cache.GetInformer(ctx, &v1.SendblueWebhookSet{}, cache.BlockUntilSynced(false))
+	if err != nil {
+		return err
+	}
+	reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerDetailedFuncs{
+		AddFunc: func(obj interface{}, isInInitialList bool) {
+			if o, ok := obj.(client.Object); ok && isInInitialList {
+				r.ix.initial(client.ObjectKeyFromObject(o))
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	r.initialListed = reg.HasSynced
 	if err := mgr.Add(accountSyncer{r}); err != nil {
 		return err
 	}
@@ -323,6 +356,9 @@ func (r *SendblueWebhookSetReconciler) forget(key types.NamespacedName, uid type
 // indexSet resolves the set's inputs and indexes it.
 func (r *SendblueWebhookSetReconciler) indexSet(ctx context.Context, set *v1.SendblueWebhookSet, deleting bool) (ctrl.Result, error) {
 	key := client.ObjectKeyFromObject(set)
+	if r.Options.beforeIndex != nil {
+		r.Options.beforeIndex(key)
+	}
 	id := key.String()
 	e := &indexEntry{key: key, uid: set.UID, generation: set.Generation, secrets: secretKeys(set)}
 	secrets := newSecretReader(r.values, r.Options.WebhookSecretSelector)
@@ -358,9 +394,11 @@ func (r *SendblueWebhookSetReconciler) indexSet(ctx context.Context, set *v1.Sen
 	}
 	last := r.lastReason(set)
 	if c := meta.FindStatusCondition(set.Status.Conditions, ConditionReady); err == nil && held == nil && !set.Spec.Suspend && !deleting &&
-		(c == nil || c.ObservedGeneration != set.Generation) && last == "" {
-		// Say at once that this generation is seen and waits for its sync
-		// (before the sync is asked for, so that it never follows its report).
+		c != nil && c.ObservedGeneration != set.Generation && last == "" {
+		// Replace at once what the status says of an older generation: this
+		// one waits for its sync (reported before the sync is asked for, so
+		// that it never follows the sync's report). A new set has no status
+		// to replace; it gets one from its first sync.
 		if rerr := r.report(ctx, set, outcome{reason: ReasonProgressing, message: "waiting for the sync of the Sendblue account to plan this generation"}); rerr != nil {
 			return ctrl.Result{}, rerr
 		}

@@ -14,8 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1 "github.com/sendblue-operator/sendblue-operator/api/v1alpha1"
@@ -59,20 +57,22 @@ func (accountSyncer) NeedLeaderElection() bool { return true }
 // queue until ctx ends.
 func (s accountSyncer) Start(ctx context.Context) error {
 	r := s.r
+	ctx = logf.IntoContext(ctx, r.log)
 	go func() {
-		if !r.cache.WaitForCacheSync(ctx) {
-			return
+		// Wait until the informer has handed over its initial list: those
+		// sets existed at start, and no account is written before each is
+		// indexed.
+		for !r.initialListed() {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
 		}
-		var list v1.SendblueWebhookSetList
-		if err := r.cache.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
-			logf.FromContext(ctx).Error(err, "Listing the SendblueWebhookSets present at start: no account is written until this succeeds")
-			return
+		r.ix.prime()
+		if primed, pending := r.ix.isPrimed(); !primed {
+			r.log.Info("No account is written until the sets present at start are indexed", "waitingFor", pending)
 		}
-		keys := make([]types.NamespacedName, len(list.Items))
-		for i := range list.Items {
-			keys[i] = client.ObjectKeyFromObject(&list.Items[i])
-		}
-		r.ix.prime(keys)
 	}()
 	done := make(chan struct{})
 	for i := 0; i < r.Options.MaxConcurrentSyncs; i++ {
@@ -90,15 +90,48 @@ func (s accountSyncer) Start(ctx context.Context) error {
 	return nil
 }
 
-// enqueue asks for a sync of the account after the batch window, so that
-// changes arriving together are written with one PUT. A sync already asked
-// for sooner (or running) is not postponed.
+// enqueue asks for a sync of the account once no change for it has arrived
+// for the batch window (and at the latest maxBatchWindows windows after the
+// first change), so that changes arriving together, one kubectl apply of
+// many sets, are written with one PUT. Waiting takes a timer, not a worker.
+// A sync already asked for sooner (or running) is not postponed.
 func (r *SendblueWebhookSetReconciler) enqueue(account string) {
-	if r.Options.BatchWindow <= 0 {
+	window := r.Options.BatchWindow
+	if window <= 0 {
 		r.queue.Add(account)
 		return
 	}
-	r.queue.AddAfter(account, r.Options.BatchWindow)
+	now := time.Now()
+	r.batchMu.Lock()
+	defer r.batchMu.Unlock()
+	b, ok := r.batches[account]
+	if !ok {
+		b = &batch{first: now}
+		b.timer = time.AfterFunc(window, func() { r.fire(account, b) })
+		r.batches[account] = b
+		return
+	}
+	deadline := b.first.Add(maxBatchWindows * window)
+	b.timer.Reset(min(window, max(deadline.Sub(now), 0)))
+}
+
+// maxBatchWindows bounds how long a stream of changes can hold its
+// account's sync back, in batch windows.
+const maxBatchWindows = 10
+
+// batch is the changes for one account waiting for the batch window.
+type batch struct {
+	first time.Time
+	timer *time.Timer
+}
+
+func (r *SendblueWebhookSetReconciler) fire(account string, b *batch) {
+	r.batchMu.Lock()
+	if r.batches[account] == b {
+		delete(r.batches, account)
+	}
+	r.batchMu.Unlock()
+	r.queue.Add(account)
 }
 
 // processNext runs one account sync; false once the queue is shut down.
@@ -134,6 +167,7 @@ func (r *SendblueWebhookSetReconciler) processNext(ctx context.Context) bool {
 // primed runs once the index holds every set present at start: the
 // accounts asked for meanwhile are synced now.
 func (r *SendblueWebhookSetReconciler) primed() {
+	r.log.Info("Every set present at start is indexed: accounts are synced from now on")
 	r.mu.Lock()
 	ids := make([]string, 0, len(r.deferred))
 	for id := range r.deferred {
@@ -439,6 +473,11 @@ func (r *SendblueWebhookSetReconciler) syncedOutcome(acct *accountState, g *memb
 	outsideChange := seen && prev == g.fingerprint // inputs unchanged, yet the account differed
 	s := g.set
 	o := outcome{plan: sp.Changes, applied: sp.Applied, synced: &now, setApplied: true}
+	if len(sp.Changes) == 0 && g.input.Policy != v1.PolicyObserve {
+		// status.plan is what the last sync that changed something changed:
+		// a sync that finds the account in line writes nothing to status.
+		o.plan = s.Status.Plan
+	}
 	switch {
 	case g.input.Policy == v1.PolicyObserve:
 		o.applied = nil

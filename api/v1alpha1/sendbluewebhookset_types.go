@@ -288,13 +288,17 @@ type SendblueWebhookSetStatus struct {
 	// +optional
 	Applied []AppliedWebhook `json:"applied,omitempty"`
 
-	// plan lists the changes the last reconcile made or, with Observe, would
-	// make.
+	// plan lists the changes of the last sync that changed this set's
+	// webhooks on the account or, with Observe, the differences the last
+	// sync found (empty once the account is in line).
 	// +optional
 	Plan []PlannedChange `json:"plan,omitempty"`
 
-	// lastSyncTime is when the account was last read and found (or made) in
-	// line with this set.
+	// lastSyncTime is when a sync last changed this set's status (a write,
+	// a plan, a condition). A sync that finds the account in line writes no
+	// status, so a converged set's lastSyncTime stays put; how fresh the
+	// operator's view of its accounts is, is the metric
+	// sendblue_account_oldest_read_timestamp_seconds.
 	// +optional
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
 }

@@ -97,6 +97,8 @@ type Write struct {
 	KeyID, Method string
 	// Before and After are the configuration around the change.
 	Before, After json.RawMessage
+	// At is when the change was stored.
+	At time.Time
 }
 
 // Server is the emulator. Use it as an http.Handler (httptest.NewServer).
@@ -302,7 +304,7 @@ func (s *Server) Journal(n int) ([]Write, int) {
 func (s *Server) record(keyID, method string, before wirejson.Object, after wirejson.Object) {
 	b, _ := before.MarshalJSON()
 	a, _ := after.MarshalJSON()
-	s.journal = append(s.journal, Write{KeyID: keyID, Method: method, Before: b, After: a})
+	s.journal = append(s.journal, Write{KeyID: keyID, Method: method, Before: b, After: a, At: time.Now()})
 }
 
 // InjectFault queues a fault.
