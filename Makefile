@@ -63,6 +63,15 @@ chaos: ## Run the chaos suite: CHAOS_ROUNDS (200) seeded rounds of faults, kills
 	@assets=$$(hack/envtest-assets.sh $$([ -x /usr/bin/kubectl ] || echo --kubectl)) || exit 1; \
 	CHAOS_ROUNDS=$(CHAOS_ROUNDS) CHAOS_SEED=$(CHAOS_SEED) KUBEBUILDER_ASSETS="$$assets" go test ./test/chaos -run TestChaos -count=1 -v -timeout 60m
 
+BENCH_ARGS ?=
+
+.PHONY: bench
+bench: ## Measure the operator at scale (manager binary, local control plane, emulator); BENCH_ARGS='--scales 1000/100' selects scales. Then the planner's Go benchmark.
+	@assets=$$(hack/envtest-assets.sh $$([ -x /usr/bin/kubectl ] || echo --kubectl)) || exit 1; \
+	go build -o $(LOCALBIN)/manager . && go build -o $(LOCALBIN)/bench ./hack/bench && \
+	KUBEBUILDER_ASSETS="$$assets" $(LOCALBIN)/bench --manager $(LOCALBIN)/manager $(BENCH_ARGS) && \
+	go test ./controllers -run XXX -bench BenchmarkPlanAccount -benchtime 20x
+
 FUZZTIME ?= 60s
 
 .PHONY: fuzz

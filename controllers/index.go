@@ -27,9 +27,10 @@ type accountIndex struct {
 	// what they declare (not Observe, not deleting), and for sets whose
 	// account is unknown what they applied too.
 	holds map[entryKey][]*indexEntry
-	// refs counts the sets that reference each Secret; a Secret's value is
-	// kept in memory only while it is referenced.
-	refs map[client.ObjectKey]int
+	// refs lists the sets that reference each Secret: a change of the Secret
+	// reconciles them, and its value is kept in memory only while it is
+	// referenced.
+	refs map[client.ObjectKey][]types.NamespacedName
 
 	// pending are the sets listed at start that are not indexed yet; nil
 	// until the list is taken. touched are those indexed before it was.
@@ -69,7 +70,7 @@ func newAccountIndex() *accountIndex {
 		sets:      map[types.NamespacedName]*indexEntry{},
 		byAccount: map[string]map[types.NamespacedName]*indexEntry{},
 		holds:     map[entryKey][]*indexEntry{},
-		refs:      map[client.ObjectKey]int{},
+		refs:      map[client.ObjectKey][]types.NamespacedName{},
 		touched:   map[types.NamespacedName]bool{},
 	}
 }
@@ -104,7 +105,9 @@ func (ix *accountIndex) put(e *indexEntry) (accounts []string, changed bool) {
 		}
 	}
 	for _, s := range e.secrets {
-		ix.refs[s]++
+		if r := ix.refs[s]; !slices.Contains(r, e.key) {
+			ix.refs[s] = append(r, e.key)
+		}
 	}
 	ix.touch(e.key)
 	return accounts, changed
@@ -141,7 +144,10 @@ func (ix *accountIndex) unlink(e *indexEntry) {
 		}
 	}
 	for _, s := range e.secrets {
-		if ix.refs[s]--; ix.refs[s] <= 0 {
+		r := slices.DeleteFunc(ix.refs[s], func(k types.NamespacedName) bool { return k == e.key })
+		if len(r) > 0 {
+			ix.refs[s] = r
+		} else {
 			delete(ix.refs, s)
 			if ix.onUnreferenced != nil {
 				ix.onUnreferenced(s)
@@ -259,7 +265,14 @@ func (ix *accountIndex) guard(account string, actual *sendblue.Config) Guard {
 func (ix *accountIndex) referenced(k client.ObjectKey) bool {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	return ix.refs[k] > 0
+	return len(ix.refs[k]) > 0
+}
+
+// referencing returns the sets that reference the Secret.
+func (ix *accountIndex) referencing(k client.ObjectKey) []types.NamespacedName {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return slices.Clone(ix.refs[k])
 }
 
 // counts returns how many sets and accounts are indexed.

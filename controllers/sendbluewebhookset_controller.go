@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -25,7 +26,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -36,8 +36,6 @@ import (
 const (
 	// Finalizer lets a set remove its webhooks before it goes.
 	Finalizer = "sendblue.webhooks.dev/finalizer"
-
-	secretIndex = "spec.secretNames"
 )
 
 // Options tune the reconciler. Zero values take the defaults, except
@@ -47,10 +45,10 @@ type Options struct {
 	// that changes arriving together (one kubectl apply of many sets) are
 	// written with one PUT. Zero: synced at once. main's default is 100ms.
 	BatchWindow time.Duration
-	// MaxConcurrentReconciles is how many sets are indexed at once. Default 4.
+	// MaxConcurrentReconciles is how many sets are indexed at once. Default 16.
 	MaxConcurrentReconciles int
 	// MaxConcurrentSyncs is how many accounts are synced at once (one sync per
-	// account at a time regardless). Default 8.
+	// account at a time regardless). Default 16.
 	MaxConcurrentSyncs int
 	// SyncTimeout bounds one account sync, every Sendblue request and status
 	// report included. Default 2m.
@@ -80,10 +78,10 @@ func (o Options) withDefaults() Options {
 		o.BatchWindow = 0
 	}
 	if o.MaxConcurrentReconciles <= 0 {
-		o.MaxConcurrentReconciles = 4
+		o.MaxConcurrentReconciles = 16
 	}
 	if o.MaxConcurrentSyncs <= 0 {
-		o.MaxConcurrentSyncs = 8
+		o.MaxConcurrentSyncs = 16
 	}
 	if o.SyncTimeout <= 0 {
 		o.SyncTimeout = 2 * time.Minute
@@ -131,6 +129,8 @@ type SendblueWebhookSetReconciler struct {
 
 	batchMu sync.Mutex
 	batches map[string]*batch
+	// indexing counts the set reconciles in flight.
+	indexing atomic.Int32
 
 	mu       sync.Mutex
 	accounts map[string]*accountState
@@ -209,11 +209,6 @@ func (r *SendblueWebhookSetReconciler) SetupWithManager(ctx context.Context, mgr
 	r.backoff = workqueue.NewTypedItemExponentialFailureRateLimiter[string](time.Second, 5*time.Minute)
 	r.queue = workqueue.NewTypedRateLimitingQueueWithConfig(r.backoff, workqueue.TypedRateLimitingQueueConfig[string]{})
 	r.Metrics.observeAccounts(r.oldestRead)
-	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1.SendblueWebhookSet{}, secretIndex, func(o client.Object) []string {
-		return secretNames(o.(*v1.SendblueWebhookSet))
-	}); err != nil {
-		return err
-	}
 	// Register the sets' informer now, so that /readyz (the caches synced)
 	// waits for it, and learn which sets it lists at start: no account is
 	// written before each of them is indexed (see accountIndex).
@@ -257,15 +252,13 @@ func (r *SendblueWebhookSetReconciler) oldestRead() time.Time {
 	return oldest
 }
 
-func (r *SendblueWebhookSetReconciler) setsForSecret(ctx context.Context, o client.Object) []reconcile.Request {
-	var list v1.SendblueWebhookSetList
-	if err := r.Client.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{secretIndex: o.GetName()}); err != nil {
-		logf.FromContext(ctx).Error(err, "Listing the sets that reference a Secret", "secret", o.GetNamespace()+"/"+o.GetName())
-		return nil
-	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for _, s := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&s)})
+// setsForSecret maps a Secret event to the indexed sets that reference the
+// Secret (a set not indexed yet reads it when it is).
+func (r *SendblueWebhookSetReconciler) setsForSecret(_ context.Context, o client.Object) []reconcile.Request {
+	keys := r.ix.referencing(client.ObjectKeyFromObject(o))
+	reqs := make([]reconcile.Request, len(keys))
+	for i, k := range keys {
+		reqs[i] = reconcile.Request{NamespacedName: k}
 	}
 	return reqs
 }
@@ -305,6 +298,8 @@ func jitter(d time.Duration) time.Duration {
 // when anything a sync reads changed. It never talks to Sendblue and never
 // waits: the account syncer batches and writes.
 func (r *SendblueWebhookSetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	r.indexing.Add(1)
+	defer r.indexing.Add(-1)
 	var set v1.SendblueWebhookSet
 	if err := r.Client.Get(ctx, req.NamespacedName, &set); err != nil {
 		if client.IgnoreNotFound(err) == nil {

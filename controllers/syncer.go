@@ -91,9 +91,10 @@ func (s accountSyncer) Start(ctx context.Context) error {
 }
 
 // enqueue asks for a sync of the account once no change for it has arrived
-// for the batch window (and at the latest maxBatchWindows windows after the
-// first change), so that changes arriving together, one kubectl apply of
-// many sets, are written with one PUT. Waiting takes a timer, not a worker.
+// for the batch window and no set is being indexed (at the latest
+// maxBatchWindows windows after the first change), so that changes arriving
+// together, one kubectl apply of many sets, are written with one PUT.
+// Waiting takes a timer, not a worker.
 // A sync already asked for sooner (or running) is not postponed.
 func (r *SendblueWebhookSetReconciler) enqueue(account string) {
 	window := r.Options.BatchWindow
@@ -107,8 +108,8 @@ func (r *SendblueWebhookSetReconciler) enqueue(account string) {
 	b, ok := r.batches[account]
 	if !ok {
 		b = &batch{first: now}
-		b.timer = time.AfterFunc(window, func() { r.fire(account, b) })
 		r.batches[account] = b
+		b.timer = time.AfterFunc(window, func() { r.fire(account, b) })
 		return
 	}
 	deadline := b.first.Add(maxBatchWindows * window)
@@ -117,7 +118,7 @@ func (r *SendblueWebhookSetReconciler) enqueue(account string) {
 
 // maxBatchWindows bounds how long a stream of changes can hold its
 // account's sync back, in batch windows.
-const maxBatchWindows = 10
+const maxBatchWindows = 20
 
 // batch is the changes for one account waiting for the batch window.
 type batch struct {
@@ -125,11 +126,21 @@ type batch struct {
 	timer *time.Timer
 }
 
+// fire ends a batch, unless sets are being indexed right now (a burst: one
+// of them may be on this account) and the batch may still wait.
 func (r *SendblueWebhookSetReconciler) fire(account string, b *batch) {
 	r.batchMu.Lock()
-	if r.batches[account] == b {
-		delete(r.batches, account)
+	if r.batches[account] != b {
+		r.batchMu.Unlock()
+		return
 	}
+	window := r.Options.BatchWindow
+	if left := time.Until(b.first.Add(maxBatchWindows * window)); r.indexing.Load() > 0 && left > 0 {
+		b.timer.Reset(min(window, left))
+		r.batchMu.Unlock()
+		return
+	}
+	delete(r.batches, account)
 	r.batchMu.Unlock()
 	r.queue.Add(account)
 }

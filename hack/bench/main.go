@@ -97,7 +97,7 @@ func main() {
 	}
 	o.managerArgs = strings.Fields(*margs)
 	o.manager, _ = filepath.Abs(o.manager)
-	fmt.Printf("machine: %d CPUs (GOMAXPROCS %d), %s; manager %s %s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), memTotal(), o.manager, strings.Join(o.managerArgs, " "))
+	fmt.Printf("machine: %d CPUs (GOMAXPROCS %d), %s; manager %s %s (with the Deployment's env)\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), memTotal(), o.manager, strings.Join(o.managerArgs, " "))
 	failed := false
 	for _, s := range list {
 		if err := runScale(o, s); err != nil {
@@ -156,6 +156,15 @@ func runScale(o options, s scale) (err error) {
 		return fmt.Errorf("creating the credentials Secrets: %w", err)
 	}
 	args := append([]string{"--zap-devel=false", "--zap-log-level=info"}, o.managerArgs...)
+	// The manager runs with the environment of the Deployment (its memory
+	// settings: GOMEMLIMIT, GOGC).
+	env2, err := deploymentEnv(filepath.Join(root, "config", "manager", "manager.yaml"))
+	if err != nil {
+		return err
+	}
+	for k, v := range env2 {
+		os.Setenv(k, v)
+	}
 	if err := env.StartManager(args...); err != nil {
 		return err
 	}
@@ -570,6 +579,26 @@ func controlPlaneCPU() float64 {
 		}
 	}
 	return total
+}
+
+// deploymentEnv reads the literal env values of the manager Deployment.
+func deploymentEnv(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	var name string
+	for _, line := range strings.Split(string(b), "\n") {
+		t := strings.TrimSpace(line)
+		if v, ok := strings.CutPrefix(t, "- name: "); ok {
+			name = v
+		} else if v, ok := strings.CutPrefix(t, "value: "); ok && name != "" {
+			out[name] = strings.Trim(v, `"'`)
+			name = ""
+		}
+	}
+	return out, nil
 }
 
 func memTotal() string {
