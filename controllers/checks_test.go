@@ -149,15 +149,17 @@ func TestValueProblems(t *testing.T) {
 }
 
 func TestStripForCache(t *testing.T) {
-	secret := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
-		Annotations:   map[string]string{corev1.LastAppliedConfigAnnotation: `{"data":{"k":"c2VjcmV0"}}`},
-		Labels:        map[string]string{"l": "v"},
-		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}}}
+	secret := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "ns", UID: "u", ResourceVersion: "7",
+		Annotations:     map[string]string{corev1.LastAppliedConfigAnnotation: `{"data":{"k":"c2VjcmV0"}}`},
+		Labels:          map[string]string{"l": "v"},
+		OwnerReferences: []metav1.OwnerReference{{Name: "o"}},
+		ManagedFields:   []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}}}
 	if _, err := stripForCache(secret); err != nil {
 		t.Fatal(err)
 	}
-	if secret.Annotations != nil || secret.ManagedFields != nil || secret.Labels["l"] != "v" {
-		t.Errorf("stripped Secret metadata: %+v", secret.ObjectMeta)
+	want := metav1.ObjectMeta{Name: "s", Namespace: "ns", UID: "u", ResourceVersion: "7"}
+	if diff := cmp.Diff(want, secret.ObjectMeta); diff != "" {
+		t.Errorf("stripped Secret metadata (-want +got):\n%s", diff)
 	}
 	set := &v1.SendblueWebhookSet{ObjectMeta: metav1.ObjectMeta{
 		Annotations:   map[string]string{corev1.LastAppliedConfigAnnotation: "{}", AnnotationAcceptAccount: "a"},

@@ -32,17 +32,22 @@ func ClientOptions() client.Options {
 
 // stripForCache drops, before an object enters the cache, what the operator
 // never reads and what must not sit in its memory: managedFields of every
-// object; every annotation of the Secret metadata it watches, where kubectl's
-// last-applied-configuration holds the Secret's data in clear; and a set's
-// last-applied-configuration, a second copy of its spec.
+// object; all of the Secret metadata it watches but name, UID and
+// resourceVersion (annotations first: kubectl's last-applied-configuration
+// holds the Secret's data in clear); and a set's last-applied-configuration,
+// a second copy of its spec.
 func stripForCache(in any) (any, error) {
 	if o, err := meta.Accessor(in); err == nil && o.GetManagedFields() != nil {
 		o.SetManagedFields(nil)
 	}
 	switch o := in.(type) {
 	case *metav1.PartialObjectMetadata:
-		// Only Secrets are watched as metadata.
-		o.Annotations = nil
+		// Only Secrets are watched as metadata, and only their name and
+		// resourceVersion are read: the rest (annotations first, where
+		// kubectl's last-applied-configuration holds the data in clear) is
+		// dropped, so that memory grows as little as can be with Secrets
+		// no set references.
+		o.ObjectMeta = metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace, UID: o.UID, ResourceVersion: o.ResourceVersion, DeletionTimestamp: o.DeletionTimestamp}
 	case *v1.SendblueWebhookSet:
 		if _, ok := o.Annotations[corev1.LastAppliedConfigAnnotation]; ok {
 			a := make(map[string]string, len(o.Annotations)-1)

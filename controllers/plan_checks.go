@@ -115,8 +115,11 @@ func foreignCount(actual *sendblue.Config, inputs []SetInput) int {
 // concurrently and is the next read's business.
 func verifyStored(plan AccountPlan, stored *sendblue.Config) map[string][]string {
 	problems := map[string][]string{}
+	// Each configuration is decoded once, not once per change: a big
+	// account's check stays linear.
+	want, got := entriesOf(plan.Desired), entriesOf(stored)
 	for _, c := range plan.Changes {
-		problem := storedProblem(c, plan.Desired, stored)
+		problem := storedProblem(c, plan.Desired, stored, want, got)
 		if problem == "" {
 			continue
 		}
@@ -129,7 +132,19 @@ func verifyStored(plan AccountPlan, stored *sendblue.Config) map[string][]string
 	return problems
 }
 
-func storedProblem(c sendbluev1alpha1.PlannedChange, desired, stored *sendblue.Config) string {
+// entriesOf lists a configuration's webhooks by (type, url), in order.
+func entriesOf(c *sendblue.Config) map[entryKey][]sendblue.Webhook {
+	out := map[entryKey][]sendblue.Webhook{}
+	for _, t := range sendblue.EventTypes() {
+		for _, h := range c.Webhooks(t) {
+			k := entryKey{string(t), h.URL}
+			out[k] = append(out[k], h)
+		}
+	}
+	return out
+}
+
+func storedProblem(c sendbluev1alpha1.PlannedChange, desired, stored *sendblue.Config, desiredEntries, storedEntries map[entryKey][]sendblue.Webhook) string {
 	what := c.Type + " " + c.URL
 	switch c.Type {
 	case globalSecretType, legacySecretType:
@@ -149,24 +164,18 @@ func storedProblem(c sendbluev1alpha1.PlannedChange, desired, stored *sendblue.C
 		}
 		return ""
 	}
-	t := sendblue.EventType(c.Type)
-	var found []sendblue.Webhook
-	for _, h := range stored.Webhooks(t) {
-		if h.URL == c.URL {
-			found = append(found, h)
-		}
-	}
+	found := storedEntries[entryKey{c.Type, c.URL}]
 	if c.Action == sendbluev1alpha1.ActionRemove {
 		if len(found) > 0 {
 			return what + ": still there after its removal"
 		}
 		return ""
 	}
-	i := slices.IndexFunc(desired.Webhooks(t), func(h sendblue.Webhook) bool { return h.URL == c.URL })
-	if i < 0 {
+	wanted := desiredEntries[entryKey{c.Type, c.URL}]
+	if len(wanted) == 0 {
 		return ""
 	}
-	want := desired.Webhooks(t)[i]
+	want := wanted[0]
 	switch {
 	case len(found) == 0:
 		return what + ": not stored"

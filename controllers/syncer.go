@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -390,10 +391,18 @@ func (r *SendblueWebhookSetReconciler) write(ctx context.Context, api SendblueAP
 // reportGroup reports the sync to every set of the account it handled.
 func (r *SendblueWebhookSetReconciler) reportGroup(ctx context.Context, acct *accountState, group []*member, plan AccountPlan, over []oversize, refused map[string]mismatch, problems map[string][]string) (time.Duration, error) {
 	now := metav1.Now()
-	var (
-		errs []error
-		soon time.Duration
-	)
+	var soon time.Duration
+	// Decide every report first (the account's memory is this sync's alone),
+	// then send them in parallel: a big account's reports do not wait for
+	// each other's round trips.
+	type report struct {
+		g        *member
+		o        outcome
+		done     bool
+		deleting bool
+		err      error
+	}
+	var reports []*report
 	for _, g := range group {
 		if g.input.Suspended || g.held != "" {
 			continue // its own reconcile reports it
@@ -403,7 +412,7 @@ func (r *SendblueWebhookSetReconciler) reportGroup(ctx context.Context, acct *ac
 			delete(acct.fingerprints, uid)
 			delete(acct.mismatches, uid)
 			r.owned.forget(uid)
-			errs = append(errs, r.release(ctx, g.set))
+			reports = append(reports, &report{g: g, deleting: true})
 			continue
 		}
 		id := g.input.ID
@@ -417,19 +426,47 @@ func (r *SendblueWebhookSetReconciler) reportGroup(ctx context.Context, acct *ac
 			soon = o.requeue
 		}
 		o.account, o.accountID = accountLabel(g.creds), g.pin
-		if err := r.report(ctx, g.set, o); err != nil {
+		reports = append(reports, &report{g: g, o: o, done: done})
+	}
+	work := make(chan *report)
+	var wg sync.WaitGroup
+	for range min(reportWorkers, len(reports)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for rep := range work {
+				if rep.deleting {
+					rep.err = r.release(ctx, rep.g.set)
+				} else {
+					rep.err = r.report(ctx, rep.g.set, rep.o)
+				}
+			}
+		}()
+	}
+	for _, rep := range reports {
+		work <- rep
+	}
+	close(work)
+	wg.Wait()
+	var errs []error
+	for _, rep := range reports {
+		uid := rep.g.set.UID
+		switch {
+		case rep.err != nil:
 			delete(acct.fingerprints, uid) // not reported: the next reconcile syncs again
-			errs = append(errs, err)
-			continue
-		}
-		if done {
+			errs = append(errs, rep.err)
+		case rep.deleting:
+		case rep.done:
 			delete(acct.fingerprints, uid)
-		} else {
-			acct.fingerprints[uid] = g.fingerprint
+		default:
+			acct.fingerprints[uid] = rep.g.fingerprint
 		}
 	}
 	return soon, errors.Join(errs...)
 }
+
+// reportWorkers is how many status reports one sync sends at once.
+const reportWorkers = 8
 
 // heldOutcome is the report of a set whose changes were not written as
 // planned: too large, or not stored as sent. done is false for every other

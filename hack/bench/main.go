@@ -4,17 +4,23 @@
 //
 //   - seconds from the first set created to every set Ready at its current
 //     generation (the credentials Secrets, one per set, exist beforehand);
+//
 //   - Sendblue GETs and PUTs per account (max and mean);
+//
 //   - kube-apiserver requests by verb and resource, as the manager's own
 //     client counts them (sendblue_operator_kubernetes_requests_total);
+//
 //   - the manager's peak RSS and CPU seconds;
+//
 //   - a steady-state window of two intervals: Sendblue GETs per account per
 //     interval, PUTs, apiserver writes;
+//
 //   - the manager's RSS before and after 10,000 unrelated 1 KiB Secrets;
+//
 //   - 20 sequential edits of one set: from the update returning to the
 //     emulator storing the PUT, p50 and p95.
 //
-//	make bench BENCH_ARGS='--scales 1000/100'
+//     make bench BENCH_ARGS='--scales 1000/100'
 package main
 
 import (
@@ -26,6 +32,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -34,6 +41,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -124,6 +132,17 @@ func runScale(o options, s scale) (err error) {
 	if err != nil {
 		return err
 	}
+	// Ctrl-C (or a timeout's SIGTERM) stops the control plane and the
+	// manager too, so that no stray process skews the next measurement.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		if _, ok := <-sigs; ok {
+			env.Stop()
+			os.Exit(130)
+		}
+	}()
 	defer func() {
 		if err != nil {
 			env.KeepDir = true
@@ -163,7 +182,7 @@ func runScale(o options, s scale) (err error) {
 		return err
 	}
 	for k, v := range env2 {
-		os.Setenv(k, v)
+		env.ManagerEnv = append(env.ManagerEnv, k+"="+v) // the manager's only, not the control plane's
 	}
 	if err := env.StartManager(args...); err != nil {
 		return err
@@ -204,11 +223,16 @@ func runScale(o options, s scale) (err error) {
 	fmt.Printf("  account syncs: %s\n", syncs)
 	fmt.Printf("  manager: peak RSS %s, CPU %.1f s; kube-apiserver and etcd: CPU %.1f s\n", kb(peakRSS(pid)), cpuSeconds(pid)-cpuBefore, controlPlaneCPU()-cpBefore)
 
-	// Steady state: two intervals with nothing changing.
+	// Steady state: two intervals with nothing changing, from half an
+	// interval after the burst (the accounts were synced together: a window
+	// starting on the burst would cut their reads at its edges).
+	time.Sleep(o.interval / 2)
+	if kubeBefore, err = scrape(env.MetricsAddr); err != nil {
+		return err
+	}
 	for a := 0; a < s.accounts; a++ {
 		env.Emulator.ResetRequests(keyID(a))
 	}
-	kubeBefore = kubeAfter
 	time.Sleep(2 * o.interval)
 	kubeAfter, err = scrape(env.MetricsAddr)
 	if err != nil {
@@ -216,7 +240,7 @@ func runScale(o options, s scale) (err error) {
 	}
 	gets, puts = perAccount(env, s.accounts)
 	steady, _ := split(diff(kubeAfter, kubeBefore))
-	fmt.Printf("steady state (%s = 2 intervals): Sendblue GETs %d (%.2f per account per interval, %d accounts), PUTs %d; kube-apiserver writes %d (%s)\n",
+	fmt.Printf("steady state (%s = 2 intervals, from half an interval after the burst): Sendblue GETs %d (%.2f per account per interval, %d accounts), PUTs %d; kube-apiserver writes %d (%s)\n",
 		2*o.interval, sum(gets), float64(sum(gets))/float64(2*s.accounts), s.accounts, sum(puts), writes(steady), steady)
 
 	// Unrelated Secrets.

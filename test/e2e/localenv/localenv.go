@@ -50,6 +50,9 @@ type Env struct {
 	ProbeAddr   string
 	// KeepDir leaves Dir (logs, kubeconfig) in place on Stop, for a post-mortem.
 	KeepDir bool
+	// ManagerEnv is added to the manager's environment (KEY=value), and to
+	// no other process's.
+	ManagerEnv []string
 
 	opts    Options
 	cp      *envtest.Environment
@@ -185,6 +188,7 @@ func (e *Env) StartManager(extra ...string) error {
 		"--zap-devel",
 	}, extra...)
 	cmd := exec.Command(e.opts.Manager, args...)
+	cmd.Env = append(os.Environ(), e.ManagerEnv...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
