@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -308,6 +309,31 @@ func (op *operator) waitStored(t *testing.T, keyID, want string) {
 	waitFor(t, "account "+keyID+" to hold "+want, func() (bool, string) {
 		got := op.stored(t, keyID)
 		return got == want, got
+	})
+}
+
+// waitStoredAnyOrder waits until the account holds want, whatever the order
+// of each list.
+func (op *operator) waitStoredAnyOrder(t *testing.T, keyID, want string) {
+	t.Helper()
+	norm := func(doc string) string {
+		var m map[string][]json.RawMessage
+		if err := json.Unmarshal([]byte(doc), &m); err != nil {
+			return "not a webhooks document: " + doc
+		}
+		out := map[string][]string{}
+		for k, list := range m {
+			for _, e := range list {
+				out[k] = append(out[k], string(e))
+			}
+			sort.Strings(out[k])
+		}
+		b, _ := json.Marshal(out)
+		return string(b)
+	}
+	waitFor(t, "account "+keyID+" to hold "+want+" (in any order)", func() (bool, string) {
+		got := op.stored(t, keyID)
+		return norm(got) == norm(want), got
 	})
 }
 
