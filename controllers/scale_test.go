@@ -2,11 +2,13 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -190,5 +192,62 @@ func (op *operator) sharedAccount(t *testing.T, secretName, keyID string, namesp
 	for _, ns := range namespaces {
 		mustCreate(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: secretName, Namespace: ns},
 			StringData: map[string]string{"apiKeyId": keyID, "apiSecretKey": secret}})
+	}
+}
+
+// A set that cannot even be patched (here an admission policy refuses its
+// finalizer) does not hold every account back after a start: it is indexed
+// as one whose account is unknown, so what it declares is guarded everywhere,
+// and the other sets' accounts are written.
+func TestASetThatCannotBePatchedDoesNotBlockTheAccounts(t *testing.T) {
+	op := startOperator(t, 1, Options{})
+	ns := op.ns[0]
+	key := "key-unpatchable"
+	op.sharedAccount(t, "creds", key, ns)
+	mustCreate(t, newSet(ns, "owner", "creds", v1.PolicyExclusive, v1.Webhooks{Receive: hooks("https://owner.example.com/r")}))
+	waitReason(t, ns, "owner", ReasonSynced)
+	op.stop()
+
+	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "deny-" + ns},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Update},
+					Rule:       admissionregistrationv1.Rule{APIGroups: []string{"sendblue.webhooks.dev"}, APIVersions: []string{"*"}, Resources: []string{"sendbluewebhooksets"}},
+				},
+			}}},
+			Validations: []admissionregistrationv1.Validation{{Expression: fmt.Sprintf("request.namespace != %q || object.metadata.name != 'stuck'", ns), Message: "stuck sets cannot be updated"}},
+		},
+	}
+	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "deny-" + ns},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{PolicyName: policy.Name,
+			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny}},
+	}
+	mustCreate(t, policy)
+	mustCreate(t, binding)
+	t.Cleanup(func() {
+		_ = testClient.Delete(context.Background(), binding)
+		_ = testClient.Delete(context.Background(), policy)
+	})
+	stuck := newSet(ns, "stuck", "creds", v1.PolicyMerge, v1.Webhooks{Outbound: hooks("https://stuck.example.com/o")})
+	mustCreate(t, stuck)
+	waitFor(t, "the policy to refuse updates of the stuck set", func() (bool, string) {
+		s := get(t, ns, "stuck")
+		s.Labels = map[string]string{"probe": "1"}
+		err := testClient.Update(context.Background(), s)
+		return err != nil && strings.Contains(err.Error(), "stuck sets cannot be updated"), fmt.Sprint(err)
+	})
+	// On the account: the owner's, a foreign one to remove, and the stuck
+	// set's declaration, which must stay.
+	if err := op.emu.SetWebhooks(key, []byte(`{"receive":["https://owner.example.com/r","https://dashboard.example.com/r"],"call_log":[],"line_blocked":[],"line_assigned":[],"outbound":["https://stuck.example.com/o"],"contact_created":[]}`)); err != nil {
+		t.Fatal(err)
+	}
+	op.start(t, Options{})
+	op.waitStored(t, key, `{"receive":["https://owner.example.com/r"],"call_log":[],"line_blocked":[],"line_assigned":[],"outbound":["https://stuck.example.com/o"],"contact_created":[]}`)
+	_, m := readyReason(waitReason(t, ns, "owner", ReasonSynced))
+	if !strings.Contains(m, ns+"/stuck") {
+		t.Errorf("the Exclusive set's message does not say what it kept for the stuck set: %q", m)
 	}
 }

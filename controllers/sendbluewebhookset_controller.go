@@ -315,6 +315,7 @@ func (r *SendblueWebhookSetReconciler) Reconcile(ctx context.Context, req ctrl.R
 	case deleting && (set.Spec.DeletionPolicy == v1.DeletionPolicyOrphan || !r.owned.owns(&set)):
 		// Orphan, or nothing applied to remove: no Sendblue call is needed.
 		if err := r.release(ctx, &set); err != nil {
+			r.guardUnindexed(&set, deleting, err)
 			return ctrl.Result{}, err
 		}
 		r.forget(req.NamespacedName, set.UID)
@@ -323,10 +324,26 @@ func (r *SendblueWebhookSetReconciler) Reconcile(ctx context.Context, req ctrl.R
 		patch := client.MergeFrom(set.DeepCopy())
 		controllerutil.AddFinalizer(&set, Finalizer)
 		if err := r.Client.Patch(ctx, &set, patch); err != nil {
+			r.guardUnindexed(&set, deleting, err)
 			return ctrl.Result{}, fmt.Errorf("adding the finalizer: %w", err)
 		}
 	}
 	return r.indexSet(ctx, &set, deleting)
+}
+
+// guardUnindexed indexes a set whose reconcile failed before it could be
+// indexed, and that was never indexed, as one whose account is unknown: what
+// it declares or applied is guarded on every account, and the accounts are
+// not held back waiting for it after a start (one set that cannot be patched
+// must not stop every account). Its reconcile is retried.
+func (r *SendblueWebhookSetReconciler) guardUnindexed(set *v1.SendblueWebhookSet, deleting bool, err error) {
+	key := client.ObjectKeyFromObject(set)
+	if r.ix.entry(key) != nil {
+		return // what is indexed of it stays until its reconcile succeeds
+	}
+	r.ix.put(&indexEntry{key: key, uid: set.UID, generation: set.Generation, secrets: secretKeys(set),
+		holds: holdsOf(set, deleting, true), all: true, holder: key.String() + ", whose reconcile fails",
+		sig: fmt.Sprintf("failed\x00%d\x00%v\x00%s", set.Generation, deleting, err)})
 }
 
 // forget drops a set that is gone (or let go) from the index and asks its
