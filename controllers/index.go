@@ -261,13 +261,6 @@ func (ix *accountIndex) guard(account string, actual *sendblue.Config) Guard {
 	return g
 }
 
-// referenced reports whether a set references the Secret.
-func (ix *accountIndex) referenced(k client.ObjectKey) bool {
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	return len(ix.refs[k]) > 0
-}
-
 // referencing returns the sets that reference the Secret.
 func (ix *accountIndex) referencing(k client.ObjectKey) []types.NamespacedName {
 	ix.mu.Lock()
