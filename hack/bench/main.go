@@ -518,9 +518,9 @@ func edits(ctx context.Context, c client.Client, env *localenv.Env, ns string, n
 		deadline := time.Now().Add(30 * time.Second)
 		for {
 			ws, n2 := env.Emulator.Journal(next)
-			i := slices.IndexFunc(ws, func(w sendbluetest.Write) bool { return w.KeyID == keyID(0) && w.Method == http.MethodPut })
-			if i >= 0 {
-				lat = append(lat, ws[i].At.Sub(applied))
+			w := slices.IndexFunc(ws, func(w sendbluetest.Write) bool { return w.KeyID == keyID(0) && w.Method == http.MethodPut })
+			if w >= 0 {
+				lat = append(lat, ws[w].At.Sub(applied))
 				next = n2
 				break
 			}
