@@ -23,6 +23,7 @@ type Metrics struct {
 	syncs       *prometheus.CounterVec
 	accounts    prometheus.Gauge
 	kube        *prometheus.CounterVec
+	skipped     *prometheus.CounterVec
 	oldest      func() time.Time
 
 	mu      sync.Mutex
@@ -69,6 +70,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "sendblue_operator_kubernetes_requests_total",
 			Help: "Requests the operator made to the kube-apiserver, by verb and resource.",
 		}, []string{"verb", "resource"}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sendblue_events_skipped_total",
+			Help: "Normal (informational) events not sent because more than 100 came at once (then 10 a second), by reason. Warnings are always sent.",
+		}, []string{"reason"}),
 		reasons: map[string]string{},
 	}
 	oldest := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -87,7 +92,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}
 		return 0
 	})
-	reg.MustRegister(m.requests, m.latency, m.writes, m.corrections, m.sets, m.syncs, m.accounts, m.kube, oldest)
+	reg.MustRegister(m.requests, m.latency, m.writes, m.corrections, m.sets, m.syncs, m.accounts, m.kube, m.skipped, oldest)
 	for _, r := range AllReasons {
 		m.sets.WithLabelValues(r).Set(0)
 	}

@@ -195,6 +195,7 @@ func (r *SendblueWebhookSetReconciler) lastReason(s *v1.SendblueWebhookSet) stri
 // cluster's Secrets.
 func (r *SendblueWebhookSetReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	r.Options = r.Options.withDefaults()
+	r.Recorder = limitNormalEvents(r.Recorder, func(reason string) { r.Metrics.skipped.WithLabelValues(reason).Inc() })
 	r.cache = mgr.GetCache()
 	r.log = mgr.GetLogger().WithName("accounts")
 	r.accounts = map[string]*accountState{}

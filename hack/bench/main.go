@@ -44,6 +44,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -53,6 +55,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1 "github.com/sendblue-operator/sendblue-operator/api/v1alpha1"
 	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue/sendbluetest"
@@ -85,6 +88,7 @@ type options struct {
 	unrelated   int
 	namespaces  int
 	timeout     time.Duration
+	createsOnly bool
 }
 
 func main() {
@@ -97,7 +101,9 @@ func main() {
 	flag.IntVar(&o.unrelated, "unrelated-secrets", 10000, "unrelated 1 KiB Secrets created to see whether the manager's memory follows them")
 	flag.IntVar(&o.namespaces, "namespaces", 10, "namespaces the sets are spread over")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up on a scale after")
+	flag.BoolVar(&o.createsOnly, "creates-only", false, "no manager: time only the control plane accepting the sets (the floor of the burst on this machine)")
 	flag.Parse()
+	ctrllog.SetLogger(logr.Discard())
 	list, err := parseScales(*scales)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -173,6 +179,18 @@ func runScale(o options, s scale) (err error) {
 			StringData: map[string]string{"apiKeyId": keyID(a), "apiSecretKey": secretKey(a)}})
 	}); err != nil {
 		return fmt.Errorf("creating the credentials Secrets: %w", err)
+	}
+	if o.createsOnly {
+		cp := controlPlaneCPU()
+		start := time.Now()
+		if err := parallel(ctx, s.sets, func(i int) error {
+			return c.Create(ctx, newSet(ns(i), i, o.interval))
+		}); err != nil {
+			return fmt.Errorf("creating the sets: %w", err)
+		}
+		fmt.Printf("creates only, no manager: %d sets created in %.1f s; kube-apiserver and etcd: CPU %.1f s\n",
+			s.sets, time.Since(start).Seconds(), controlPlaneCPU()-cp)
+		return nil
 	}
 	args := append([]string{"--zap-devel=false", "--zap-log-level=info"}, o.managerArgs...)
 	// The manager runs with the environment of the Deployment (its memory
