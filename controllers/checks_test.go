@@ -105,6 +105,7 @@ func TestClassifyEveryErrorClass(t *testing.T) {
 		{&readError{"partial", 3 * time.Second}, ReasonIncompleteRead, false, 3 * time.Second},
 		{&sendblue.BadRequestError{StatusCode: 400}, ReasonAPIError, true, o.UnauthorizedRetry},
 		{&sendblue.ServerError{StatusCode: 503}, ReasonAPIError, false, 0},
+		{&sendblue.ServerError{StatusCode: 409, RetryAfter: 2 * time.Second}, ReasonAPIError, false, 2 * time.Second},
 		{&sendblue.TransportError{Err: errors.New("reset")}, ReasonAPIError, false, 0},
 		{&sendblue.ProtocolError{StatusCode: 200}, ReasonAPIError, false, 0},
 		{fmt.Errorf("wrapped: %w", &sendblue.UnauthorizedError{StatusCode: 403}), ReasonUnauthorized, true, o.UnauthorizedRetry},

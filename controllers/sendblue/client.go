@@ -346,6 +346,23 @@ func (c *Client) do(ctx context.Context, method string, body []byte, secrets []s
 	switch {
 	case code >= 200 && code < 300:
 		return data, nil
+	case code >= 300 && code < 400:
+		return nil, &ProtocolError{Op: op, StatusCode: code, Reason: "redirect not followed (credentials are never sent to another location)"}
+	}
+	// As the official SDK does: the server's x-should-retry is obeyed
+	// before the status code says anything.
+	switch strings.ToLower(strings.TrimSpace(resp.Header.Get("x-should-retry"))) {
+	case "true":
+		if code == http.StatusTooManyRequests {
+			return nil, &RateLimitedError{Op: op, Message: msg(), RetryAfter: retryAfter(resp.Header, c.now())}
+		}
+		return nil, &ServerError{Op: op, StatusCode: code, Message: msg(), RetryAfter: retryAfter(resp.Header, c.now())}
+	case "false":
+		if retried(code) {
+			return nil, &BadRequestError{Op: op, StatusCode: code, Message: msg() + " (the server said not to retry: x-should-retry: false)"}
+		}
+	}
+	switch {
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
 		return nil, &UnauthorizedError{Op: op, StatusCode: code, Message: msg()}
 	case code == http.StatusBadRequest || code == http.StatusUnprocessableEntity:
@@ -354,13 +371,18 @@ func (c *Client) do(ctx context.Context, method string, body []byte, secrets []s
 		return nil, &TooLargeError{Op: op, StatusCode: code, Message: msg()}
 	case code == http.StatusTooManyRequests:
 		return nil, &RateLimitedError{Op: op, Message: msg(), RetryAfter: retryAfter(resp.Header, c.now())}
-	case code >= 500:
-		return nil, &ServerError{Op: op, StatusCode: code, Message: msg()}
-	case code >= 300 && code < 400:
-		return nil, &ProtocolError{Op: op, StatusCode: code, Reason: "redirect not followed (credentials are never sent to another location)"}
+	case retried(code):
+		return nil, &ServerError{Op: op, StatusCode: code, Message: msg(), RetryAfter: retryAfter(resp.Header, c.now())}
 	default:
 		return nil, &ProtocolError{Op: op, StatusCode: code, Reason: "unexpected status: " + msg()}
 	}
+}
+
+// retried reports whether the official SDK retries a status (besides 429,
+// which has its own error): 408 (request timeout), 409 (lock timeout) and
+// every 5xx.
+func retried(code int) bool {
+	return code == http.StatusRequestTimeout || code == http.StatusConflict || code == http.StatusTooManyRequests || code >= 500
 }
 
 // transportCause keeps the cause's identity for errors.Is (deadline,

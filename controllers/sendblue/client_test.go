@@ -308,6 +308,85 @@ func TestErrorsAreTyped(t *testing.T) {
 			status: 503,
 		},
 		{
+			// As the official SDK: 408 (request timeout) and 409 (lock
+			// timeout) are retried like a 5xx, with the server's hint.
+			name:  "408 is retried like a server error",
+			fault: &sendbluetest.Fault{Status: 408, RetryAfterMs: "1500"},
+			check: func(t *testing.T, err error) {
+				var e *sendblue.ServerError
+				if !errors.As(err, &e) || e.StatusCode != 408 || e.RetryAfter != 1500*time.Millisecond {
+					t.Errorf("got %#v, want *ServerError 408 with RetryAfter 1.5s", err)
+				}
+			},
+			status: 408,
+		},
+		{
+			name:  "409 (a lock timeout) is retried like a server error",
+			fault: &sendbluetest.Fault{Status: 409, Message: "lock timeout"},
+			check: func(t *testing.T, err error) {
+				var e *sendblue.ServerError
+				if !errors.As(err, &e) || e.StatusCode != 409 || e.Message != "lock timeout" {
+					t.Errorf("got %#v, want *ServerError 409", err)
+				}
+			},
+			status: 409,
+		},
+		{
+			name:  "503 carries its Retry-After",
+			fault: &sendbluetest.Fault{Status: 503, RetryAfter: "3"},
+			check: func(t *testing.T, err error) {
+				var e *sendblue.ServerError
+				if !errors.As(err, &e) || e.RetryAfter != 3*time.Second {
+					t.Errorf("got %#v, want *ServerError with RetryAfter 3s", err)
+				}
+			},
+			status: 503,
+		},
+		{
+			name:  "x-should-retry: false makes a 500 final",
+			fault: &sendbluetest.Fault{Status: 500, ShouldRetry: "false", Message: "bad state"},
+			check: func(t *testing.T, err error) {
+				var e *sendblue.BadRequestError
+				if !errors.As(err, &e) || e.StatusCode != 500 || !strings.Contains(e.Message, "x-should-retry") {
+					t.Errorf("got %#v, want *BadRequestError 500 naming x-should-retry", err)
+				}
+			},
+			status: 500,
+		},
+		{
+			name:  "x-should-retry: true makes a 404 retried",
+			fault: &sendbluetest.Fault{Status: 404, ShouldRetry: "true"},
+			check: func(t *testing.T, err error) {
+				var e *sendblue.ServerError
+				if !errors.As(err, &e) || e.StatusCode != 404 {
+					t.Errorf("got %#v, want *ServerError 404", err)
+				}
+			},
+			status: 404,
+		},
+		{
+			name:  "x-should-retry: true on a 429 stays a rate limit",
+			fault: &sendbluetest.Fault{Status: 429, ShouldRetry: "true", RetryAfterMs: "250"},
+			check: func(t *testing.T, err error) {
+				var e *sendblue.RateLimitedError
+				if !errors.As(err, &e) || e.RetryAfter != 250*time.Millisecond {
+					t.Errorf("got %#v, want *RateLimitedError with RetryAfter 250ms", err)
+				}
+			},
+			status: 429,
+		},
+		{
+			name:  "a redirect is never retried, whatever x-should-retry says",
+			fault: &sendbluetest.Fault{Status: 307, ShouldRetry: "true"},
+			check: func(t *testing.T, err error) {
+				var e *sendblue.ProtocolError
+				if !errors.As(err, &e) || e.StatusCode != 307 {
+					t.Errorf("got %#v, want *ProtocolError 307", err)
+				}
+			},
+			status: 307,
+		},
+		{
 			name:  "a body that is not JSON is a protocol error",
 			fault: &sendbluetest.Fault{Malformed: true},
 			check: func(t *testing.T, err error) {

@@ -25,8 +25,9 @@ type UnauthorizedError struct {
 
 func (e *UnauthorizedError) Error() string { return statusText(e.Op, e.StatusCode, e.Message) }
 
-// BadRequestError: the server rejected the request (400 or 422); Message says
-// why. Retrying the same request will not help.
+// BadRequestError: the server rejected the request (400 or 422, or a status
+// it marked x-should-retry: false); Message says why. Retrying the same
+// request will not help.
 type BadRequestError struct {
 	Op         string
 	StatusCode int
@@ -51,11 +52,15 @@ func (e *RateLimitedError) Error() string {
 	return s
 }
 
-// ServerError: a 5xx answer. Worth retrying with backoff.
+// ServerError: an answer worth retrying with backoff, as the official SDK
+// decides: a 5xx, 408 (request timeout), 409 (lock timeout), or any status
+// the server marked x-should-retry: true. RetryAfter is the server's hint
+// (retry-after-ms or Retry-After), zero when it gave none.
 type ServerError struct {
 	Op         string
 	StatusCode int
 	Message    string
+	RetryAfter time.Duration
 }
 
 func (e *ServerError) Error() string { return statusText(e.Op, e.StatusCode, e.Message) }

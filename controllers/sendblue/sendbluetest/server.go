@@ -67,6 +67,11 @@ type Fault struct {
 	BodyStyle string `json:"bodyStyle,omitempty"`
 	// RetryAfter is sent verbatim as the Retry-After header.
 	RetryAfter string `json:"retryAfter,omitempty"`
+	// RetryAfterMs is sent verbatim as the retry-after-ms header.
+	RetryAfterMs string `json:"retryAfterMs,omitempty"`
+	// ShouldRetry is sent verbatim as the x-should-retry header ("true",
+	// "false"), which the official SDK obeys before the status code.
+	ShouldRetry string `json:"shouldRetry,omitempty"`
 	// Malformed answers 200 with a body that is not JSON.
 	Malformed bool `json:"malformed,omitempty"`
 	// Body answers 200 with this body instead of the real answer: a GET
@@ -421,6 +426,12 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault) boo
 		writeRaw(w, http.StatusOK, f.Body)
 		return true
 	case f.Status != 0:
+		if f.RetryAfterMs != "" {
+			w.Header().Set("retry-after-ms", f.RetryAfterMs)
+		}
+		if f.ShouldRetry != "" {
+			w.Header().Set("x-should-retry", f.ShouldRetry)
+		}
 		if f.RetryAfter != "" {
 			w.Header().Set("Retry-After", f.RetryAfter)
 		}
