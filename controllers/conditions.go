@@ -1,11 +1,28 @@
 package controllers
 
-// Condition types, kstatus-compatible: Ready is the summary (kubectl wait
-// --for=condition=Ready), Stalled says the controller cannot make progress
-// without a change from the user.
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1 "github.com/sendblue-operator/sendblue-operator/api/v1alpha1"
+)
+
+// Condition types, after kstatus and the Flux convention (fluxcd/pkg
+// apis/meta):
+//   - Ready is the summary (kubectl wait --for=condition=Ready): True when the
+//     account held this generation at the last sync, False (or Unknown while
+//     a new generation waits for its first sync) otherwise.
+//   - Reconciling, present only when True: a sync of this generation is
+//     under way or being retried; it will progress on its own.
+//   - Stalled, present only when True: nothing will progress without a
+//     change from the user (the set, its Secrets, the account).
+//
+// status.observedGeneration is the generation fully handled: synced or
+// stalled. While a generation waits or is retried it stays behind, so kstatus
+// reads InProgress whether or not it falls back to Ready.
 const (
-	ConditionReady   = "Ready"
-	ConditionStalled = "Stalled"
+	ConditionReady       = "Ready"
+	ConditionReconciling = "Reconciling"
+	ConditionStalled     = "Stalled"
 )
 
 // Condition reasons. Every Ready condition carries one of these.
@@ -36,7 +53,17 @@ const AnnotationAcceptAccount = "sendblue.webhooks.dev/accept-account"
 const (
 	EventApplied        = "Applied"
 	EventDriftCorrected = "DriftCorrected"
+	// EventWebhookVanished (a Warning): a webhook this set applied was
+	// removed from the account by someone else; Sendblue itself deletes a
+	// webhook whose receiver answers 410 Gone.
+	EventWebhookVanished = "WebhookVanished"
 )
+
+// AnnotationRequestedAt, set to any new value (a timestamp, by convention),
+// asks for a sync of the set's account now; status.lastHandledReconcileAt
+// echoes it once a sync handled it. It is Flux's annotation, so that
+// `flux reconcile`-style tooling and scripts work unchanged.
+const AnnotationRequestedAt = "reconcile.fluxcd.io/requestedAt"
 
 // AllReasons lists the Ready reasons, for metrics.
 var AllReasons = []string{
@@ -44,4 +71,38 @@ var AllReasons = []string{
 	ReasonUnauthorized, ReasonInvalidSpec, ReasonConflict, ReasonRateLimited,
 	ReasonAPIError, ReasonSuspended, ReasonDriftDetected, ReasonIncompleteRead,
 	ReasonWriteMismatch, ReasonAccountTooLarge, ReasonAccountChanged, ReasonSecretNotAllowed,
+}
+
+// ReasonStalls says whether each reason comes with Stalled=True: {false},
+// {true}, or either, depending on the error ({false, true}: APIError stalls
+// for a refused request, not for a 5xx; WriteMismatch stalls once repeated).
+// A stalled reason is kstatus Failed, Synced is Current, the others
+// InProgress. The envtest suite holds every set it reads back to this.
+var ReasonStalls = map[string][]bool{
+	ReasonSynced:              {false},
+	ReasonProgressing:         {false},
+	ReasonCredentialsNotFound: {false},
+	ReasonSecretNotFound:      {false},
+	ReasonUnauthorized:        {true},
+	ReasonInvalidSpec:         {true},
+	ReasonConflict:            {true},
+	ReasonRateLimited:         {false},
+	ReasonAPIError:            {false, true},
+	ReasonSuspended:           {true},
+	ReasonDriftDetected:       {true},
+	ReasonIncompleteRead:      {false},
+	ReasonWriteMismatch:       {false, true},
+	ReasonAccountTooLarge:     {true},
+	ReasonAccountChanged:      {true},
+	ReasonSecretNotAllowed:    {true},
+}
+
+// ConditionsFor returns the conditions and status.observedGeneration the
+// operator writes on a new set of the given generation for a reason (for
+// the Argo CD health check's tests and the README's table).
+func ConditionsFor(reason string, stalled bool, generation int64) ([]metav1.Condition, int64) {
+	s := &v1.SendblueWebhookSet{}
+	s.Generation = generation
+	setConditions(s, outcome{ready: reason == ReasonSynced, stalled: stalled, reason: reason, message: "m"})
+	return s.Status.Conditions, s.Status.ObservedGeneration
 }

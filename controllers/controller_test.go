@@ -169,9 +169,10 @@ func TestDriftIsCorrectedOrReported(t *testing.T) {
 	}
 }
 
-// A new set has no status until its first sync (kstatus and Argo CD read
-// that as in progress: no write is spent on it); an edited one replaces its
-// older generation's Ready at once with Progressing.
+// A new set has no status until its first sync (no write is spent on it:
+// its observedGeneration defaults to 0, which kstatus reads as in progress,
+// checkKstatus holds it to that); an edited one replaces its older
+// generation's Ready at once with Progressing.
 func TestProgressingIsShownUntilTheFirstSync(t *testing.T) {
 	op := startOperator(t, 1, Options{BatchWindow: 1500 * time.Millisecond})
 	ns := op.ns[0]
@@ -185,8 +186,11 @@ func TestProgressingIsShownUntilTheFirstSync(t *testing.T) {
 	// A spec change shows Progressing for the new generation.
 	update(t, ns, "app", func(s *v1.SendblueWebhookSet) { s.Spec.Webhooks.Receive = hooks("https://p2.example.com") })
 	s := waitReason(t, ns, "app", ReasonProgressing)
-	if c := meta.FindStatusCondition(s.Status.Conditions, ConditionReady); c.Status != metav1.ConditionFalse || c.ObservedGeneration != s.Generation {
-		t.Errorf("Ready while progressing = %s (generation %d of %d), want False for the new generation", c.Status, c.ObservedGeneration, s.Generation)
+	if c := meta.FindStatusCondition(s.Status.Conditions, ConditionReady); c.Status != metav1.ConditionUnknown || c.ObservedGeneration != s.Generation {
+		t.Errorf("Ready while progressing = %s (generation %d of %d), want Unknown for the new generation", c.Status, c.ObservedGeneration, s.Generation)
+	}
+	if c := meta.FindStatusCondition(s.Status.Conditions, ConditionReconciling); c == nil || c.Status != metav1.ConditionTrue || s.Status.ObservedGeneration == s.Generation {
+		t.Errorf("while progressing: Reconciling %v, observedGeneration %d of %d; want Reconciling=True and the older generation", c, s.Status.ObservedGeneration, s.Generation)
 	}
 	op.waitStored(t, "key-progress", `{"receive":["https://p2.example.com"],"call_log":[],"line_blocked":[],"line_assigned":[],"outbound":[],"contact_created":[]}`)
 	waitReason(t, ns, "app", ReasonSynced)

@@ -24,6 +24,7 @@ type Metrics struct {
 	accounts    prometheus.Gauge
 	kube        *prometheus.CounterVec
 	skipped     *prometheus.CounterVec
+	vanished    *prometheus.CounterVec
 	oldest      func() time.Time
 
 	mu      sync.Mutex
@@ -74,6 +75,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "sendblue_events_skipped_total",
 			Help: "Normal (informational) events not sent because more than 100 came at once (then 10 a second), by reason. Warnings are always sent.",
 		}, []string{"reason"}),
+		vanished: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sendblue_webhooks_vanished_total",
+			Help: "Webhooks a set had applied that were found removed from the account by someone else (Sendblue deletes a webhook whose receiver answers 410 Gone) and added again, by event type.",
+		}, []string{"type"}),
 		reasons: map[string]string{},
 	}
 	oldest := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -92,7 +97,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}
 		return 0
 	})
-	reg.MustRegister(m.requests, m.latency, m.writes, m.corrections, m.sets, m.syncs, m.accounts, m.kube, m.skipped, oldest)
+	reg.MustRegister(m.requests, m.latency, m.writes, m.corrections, m.sets, m.syncs, m.accounts, m.kube, m.skipped, m.vanished, oldest)
 	for _, r := range AllReasons {
 		m.sets.WithLabelValues(r).Set(0)
 	}

@@ -19,6 +19,8 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -251,10 +253,18 @@ func newSet(ns, name, creds string, policy v1.Policy, w v1.Webhooks) *v1.Sendblu
 	}
 }
 
+// get reads a set from the kube-apiserver, and holds what it reads to the
+// kstatus contract (checkKstatus).
 func get(t *testing.T, ns, name string) *v1.SendblueWebhookSet {
 	t.Helper()
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(v1.GroupVersion.WithKind("SendblueWebhookSet"))
+	if err := testClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, u); err != nil {
+		t.Fatal(err)
+	}
+	checkKstatus(t, u)
 	var s v1.SendblueWebhookSet
-	if err := testClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &s); err != nil {
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &s); err != nil {
 		t.Fatal(err)
 	}
 	return &s

@@ -70,7 +70,11 @@ func classify(s *v1.SendblueWebhookSet, err error, o Options) verdict {
 		// The same request will be refused again.
 		return verdict{outcome{reason: ReasonAPIError, stalled: true, message: err.Error()}, o.UnauthorizedRetry}
 	}
-	// Transport, 5xx, protocol: the workqueue's exponential backoff.
+	var server *sendblue.ServerError
+	if errors.As(err, &server) && server.RetryAfter > 0 {
+		return verdict{outcome{reason: ReasonAPIError, message: err.Error()}, server.RetryAfter}
+	}
+	// Transport, 5xx, 408, 409, protocol: the exponential backoff.
 	return verdict{outcome{reason: ReasonAPIError, message: err.Error()}, 0}
 }
 
@@ -103,14 +107,66 @@ type outcome struct {
 	synced     *metav1.Time
 	// requeue asks for an earlier sync than the interval.
 	requeue time.Duration
+	// transient: a failure to read the account, retried on its own. A set
+	// the account held at its last read stays Ready (with Reconciling
+	// saying why a retry is under way): a 503 on a routine drift read does
+	// not make it look broken.
+	transient bool
 }
 
-// report writes status (only if it changed) and, when the Ready condition
-// changes to a failure, a Warning event.
+// setConditions sets Ready, Reconciling and Stalled (the abnormal-true ones
+// only when true) and status.observedGeneration for an outcome; see
+// conditions.go for what each means.
+func setConditions(s *v1.SendblueWebhookSet, o outcome) {
+	st, gen := &s.Status, s.Generation
+	cond := func(typ string, status metav1.ConditionStatus) {
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: typ, Status: status, Reason: o.reason, Message: o.message, ObservedGeneration: gen})
+	}
+	ready := meta.FindStatusCondition(st.Conditions, ConditionReady)
+	held := ready != nil && ready.Status == metav1.ConditionTrue && ready.ObservedGeneration == gen
+	switch {
+	case o.ready:
+		cond(ConditionReady, metav1.ConditionTrue)
+		meta.RemoveStatusCondition(&st.Conditions, ConditionReconciling)
+		meta.RemoveStatusCondition(&st.Conditions, ConditionStalled)
+		st.ObservedGeneration = gen
+	case o.stalled:
+		cond(ConditionReady, metav1.ConditionFalse)
+		cond(ConditionStalled, metav1.ConditionTrue)
+		meta.RemoveStatusCondition(&st.Conditions, ConditionReconciling)
+		st.ObservedGeneration = gen
+	case o.reason == ReasonProgressing:
+		cond(ConditionReady, metav1.ConditionUnknown)
+		cond(ConditionReconciling, metav1.ConditionTrue)
+		meta.RemoveStatusCondition(&st.Conditions, ConditionStalled)
+	case o.transient && held:
+		cond(ConditionReconciling, metav1.ConditionTrue)
+		meta.RemoveStatusCondition(&st.Conditions, ConditionStalled)
+	default:
+		cond(ConditionReady, metav1.ConditionFalse)
+		cond(ConditionReconciling, metav1.ConditionTrue)
+		meta.RemoveStatusCondition(&st.Conditions, ConditionStalled)
+	}
+}
+
+// explaining returns the condition that explains a set's state at its
+// generation: Reconciling or Stalled when true, else Ready; nil when no
+// condition is about this generation.
+func explaining(conditions []metav1.Condition, generation int64) *metav1.Condition {
+	for _, typ := range []string{ConditionReconciling, ConditionStalled, ConditionReady} {
+		c := meta.FindStatusCondition(conditions, typ)
+		if c != nil && c.ObservedGeneration == generation && (typ == ConditionReady || c.Status == metav1.ConditionTrue) {
+			return c
+		}
+	}
+	return nil
+}
+
+// report writes status (only if it changed) and, when the reason changes to
+// a failure, a Warning event.
 func (r *SendblueWebhookSetReconciler) report(ctx context.Context, s *v1.SendblueWebhookSet, o outcome) error {
 	before := s.DeepCopy()
 	st := &s.Status
-	st.ObservedGeneration = s.Generation
 	st.WebhookCount = countWebhooks(&s.Spec.Webhooks)
 	if o.account != "" {
 		st.Account = o.account
@@ -124,18 +180,14 @@ func (r *SendblueWebhookSetReconciler) report(ctx context.Context, s *v1.Sendblu
 	if o.setApplied {
 		st.Applied = o.applied
 	}
-	ready := metav1.ConditionFalse
-	if o.ready {
-		ready = metav1.ConditionTrue
+	if v, ok := s.Annotations[AnnotationRequestedAt]; ok && o.reason != ReasonProgressing {
+		// Every report but Progressing is the outcome of handling the set
+		// as it is, annotation included.
+		st.LastHandledReconcileAt = v
 	}
-	old := meta.FindStatusCondition(st.Conditions, ConditionReady)
-	changed := old == nil || old.Reason != o.reason || old.Message != o.message
-	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: ConditionReady, Status: ready, Reason: o.reason, Message: o.message, ObservedGeneration: s.Generation})
-	stalled := metav1.Condition{Type: ConditionStalled, Status: metav1.ConditionFalse, Reason: o.reason, Message: "", ObservedGeneration: s.Generation}
-	if o.stalled {
-		stalled.Status, stalled.Message = metav1.ConditionTrue, o.message
-	}
-	meta.SetStatusCondition(&st.Conditions, stalled)
+	prev := explaining(st.Conditions, s.Generation)
+	changed := prev == nil || prev.Reason != o.reason || prev.Message != o.message
+	setConditions(s, o)
 	r.Metrics.setReason(s.Namespace+"/"+s.Name, o.reason)
 	if !o.ready && changed && o.reason != ReasonSuspended && o.reason != ReasonProgressing {
 		r.Recorder.Eventf(s, nil, corev1.EventTypeWarning, o.reason, "Sync", "%s", o.message)

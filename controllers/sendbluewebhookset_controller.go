@@ -177,11 +177,10 @@ func (r *SendblueWebhookSetReconciler) lastReason(s *v1.SendblueWebhookSet) stri
 		}
 		return rep.reason
 	}
-	c := meta.FindStatusCondition(s.Status.Conditions, ConditionReady)
-	if c == nil || c.ObservedGeneration != s.Generation {
-		return ""
+	if c := explaining(s.Status.Conditions, s.Generation); c != nil {
+		return c.Reason
 	}
-	return c.Reason
+	return ""
 }
 
 // +kubebuilder:rbac:groups=sendblue.webhooks.dev,resources=sendbluewebhooksets,verbs=get;list;watch;update;patch
@@ -395,12 +394,12 @@ func (r *SendblueWebhookSetReconciler) indexSet(ctx context.Context, set *v1.Sen
 		self.input = frozen(set)
 		e.account, e.member = self.account, &member{resolved: self, held: "its account changed", appliedFromStatus: true}
 		e.holds, e.holder = holdsOf(set, deleting, false), id+", which uses other credentials"
-		e.sig = "moved\x00" + self.fingerprint + "\x00" + set.Status.AccountID + "\x00" + set.Annotations[AnnotationAcceptAccount]
+		e.sig = "moved\x00" + self.fingerprint + "\x00" + set.Status.AccountID + "\x00" + set.Annotations[AnnotationAcceptAccount] + "\x00" + set.Annotations[AnnotationRequestedAt]
 		held = &outcome{reason: ReasonAccountChanged, message: accountChangedMessage(set, self), stalled: true}
 	default:
 		e.account, e.member = self.account, &member{resolved: self}
 		e.holds, e.holder = holdsOf(set, deleting, false), id+", which uses other credentials"
-		e.sig = "member\x00" + self.fingerprint + "\x00" + set.Status.AccountID + "\x00" + set.Annotations[AnnotationAcceptAccount]
+		e.sig = "member\x00" + self.fingerprint + "\x00" + set.Status.AccountID + "\x00" + set.Annotations[AnnotationAcceptAccount] + "\x00" + set.Annotations[AnnotationRequestedAt]
 	}
 	if e.member != nil {
 		e.member.set = nil // the syncer reads the set from the cache when it syncs
@@ -423,7 +422,7 @@ func (r *SendblueWebhookSetReconciler) indexSet(ctx context.Context, set *v1.Sen
 		}
 	}
 	if set.Spec.Suspend && !deleting {
-		return ctrl.Result{}, r.report(ctx, set, outcome{reason: ReasonSuspended,
+		return ctrl.Result{}, r.report(ctx, set, outcome{reason: ReasonSuspended, stalled: true,
 			message: "spec.suspend is true: no Sendblue API calls are made for this set"})
 	}
 	if err != nil {

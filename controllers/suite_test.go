@@ -49,6 +49,12 @@ func TestMain(m *testing.M) {
 	// to the global one, which logs nothing here.
 	ctrl.SetLogger(logr.Discard())
 	code := m.Run()
+	if code == 0 {
+		if err := kstatusCoverage(); err != nil {
+			fmt.Fprintln(os.Stderr, "FAIL:", err)
+			code = 1
+		}
+	}
 	if env != nil && envErr == nil {
 		if err := env.Stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "stopping the envtest control plane: %v\n", err)

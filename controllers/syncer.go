@@ -271,25 +271,27 @@ func (r *SendblueWebhookSetReconciler) syncAccount(ctx context.Context, id strin
 			refused[g.input.ID] = m
 		}
 	}
-	fail := func(err error) (time.Duration, bool) {
+	failed := func(err error, read bool) (time.Duration, bool) {
 		r.Metrics.syncs.WithLabelValues("failed").Inc()
-		retry := r.failedAll(ctx, acct, group, err)
+		retry := r.failedAll(ctx, acct, group, err, read)
 		if retry == 0 {
 			return 0, true
 		}
 		return jitter(retry), false
 	}
+	fail := func(err error) (time.Duration, bool) { return failed(err, false) }
+	failRead := func(err error) (time.Duration, bool) { return failed(err, true) }
 	api, err := r.NewClient(group[0].creds, secretsOf(inputs))
 	if err != nil {
 		return fail(err)
 	}
 	actual, err := api.Get(ctx)
 	if err != nil {
-		return fail(err)
+		return failRead(err)
 	}
 	acct.lastRead = time.Now()
 	if missing := actual.MissingTypes(); len(missing) > 0 {
-		return fail(&readError{fmt.Sprintf("the account's configuration as read lacks %s, which Sendblue lists in every account (empty or not): "+
+		return failRead(&readError{fmt.Sprintf("the account's configuration as read lacks %s, which Sendblue lists in every account (empty or not): "+
 			"it may not be the whole account, so nothing was written", joinTypes(missing)), r.Options.ConfirmDelay})
 	}
 	plan, over, err := fitPlan(actual, inputs, r.ix.guard(id, actual), acct.writeLimit(time.Now()))
@@ -323,12 +325,16 @@ func (r *SendblueWebhookSetReconciler) syncAccount(ctx context.Context, id strin
 
 // failedAll reports a failed sync to every set it concerned and returns
 // when to try again (zero: the queue's exponential backoff).
-func (r *SendblueWebhookSetReconciler) failedAll(ctx context.Context, acct *accountState, group []*member, err error) time.Duration {
+// A failure to read the account that is retried on its own leaves the sets
+// the account held at the last read Ready (transient).
+func (r *SendblueWebhookSetReconciler) failedAll(ctx context.Context, acct *accountState, group []*member, err error, read bool) time.Duration {
 	for _, g := range group {
 		if g.held != "" || g.input.Suspended {
 			continue
 		}
-		if rerr := r.report(ctx, g.set, classify(g.set, err, r.Options).outcome); rerr != nil {
+		o := classify(g.set, err, r.Options).outcome
+		o.transient = read && !o.stalled
+		if rerr := r.report(ctx, g.set, o); rerr != nil {
 			logf.FromContext(ctx).Error(rerr, "Reporting a failed sync", "set", g.input.ID)
 		}
 		delete(acct.fingerprints, g.set.UID)
@@ -530,7 +536,7 @@ func (r *SendblueWebhookSetReconciler) syncedOutcome(acct *accountState, g *memb
 	case g.input.Policy == v1.PolicyObserve:
 		o.applied = nil
 		if len(sp.Changes) > 0 {
-			o.reason, o.message = ReasonDriftDetected, fmt.Sprintf("%d difference(s) between the account and this set (Observe: nothing written): %s", len(sp.Changes), describe(sp.Changes))
+			o.reason, o.stalled, o.message = ReasonDriftDetected, true, fmt.Sprintf("%d difference(s) between the account and this set (Observe: nothing written): %s", len(sp.Changes), describe(sp.Changes))
 		} else {
 			o.ready, o.reason, o.message = true, ReasonSynced, "the account matches this set (Observe)"
 		}
@@ -548,6 +554,14 @@ func (r *SendblueWebhookSetReconciler) syncedOutcome(acct *accountState, g *memb
 			o.message += "; kept what sets outside this account hold: " + strings.Join(kept, "; ")
 		}
 	}
+	if vanished := vanished(g.input.Applied, sp.Changes); len(vanished) > 0 && g.input.Policy != v1.PolicyObserve {
+		for _, c := range vanished {
+			r.Metrics.vanished.WithLabelValues(c.Type).Inc()
+		}
+		r.Recorder.Eventf(s, nil, corev1.EventTypeWarning, EventWebhookVanished, "Sync",
+			"removed from the account by someone else, added again: %s. A receiver that answers HTTP 410 Gone makes Sendblue delete its webhook: "+
+				"if this repeats every interval, fix the receiver or remove the webhook from this set", describe(vanished))
+	}
 	if len(sp.Changes) > 0 && g.input.Policy != v1.PolicyObserve {
 		if outsideChange {
 			r.Metrics.corrections.Inc()
@@ -558,4 +572,17 @@ func (r *SendblueWebhookSetReconciler) syncedOutcome(acct *accountState, g *memb
 		}
 	}
 	return o
+}
+
+// vanished returns the additions of webhooks the set had applied and still
+// owned: removed from the account by someone else (or by Sendblue, for a
+// receiver answering 410 Gone), not by the operator.
+func vanished(applied []v1.AppliedWebhook, changes []v1.PlannedChange) []v1.PlannedChange {
+	var out []v1.PlannedChange
+	for _, c := range changes {
+		if c.Action == v1.ActionAdd && c.URL != "" && slices.Contains(applied, v1.AppliedWebhook{Type: c.Type, URL: c.URL}) {
+			out = append(out, c)
+		}
+	}
+	return out
 }

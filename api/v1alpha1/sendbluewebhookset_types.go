@@ -256,12 +256,20 @@ type PlannedChange struct {
 
 // SendblueWebhookSetStatus is what the controller observed and did.
 type SendblueWebhookSetStatus struct {
-	// observedGeneration is the generation the status describes.
+	// observedGeneration is the last generation fully handled: synced, or
+	// stalled (nothing more happens without a change from you). While a
+	// generation waits for its sync or is retried, it stays behind. Defaults
+	// to 0, so that a set no sync has reached yet reads as in progress
+	// (kstatus compares it with metadata.generation).
+	// +kubebuilder:default=0
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions: Ready (the account matches this set) and Stalled (it will
-	// not without a change from you).
+	// Conditions: Ready (True: the account held this generation at the last
+	// sync; Unknown: a new generation waits for its first sync), Reconciling
+	// (present while a sync is under way or retried) and Stalled (present
+	// when nothing will progress without a change from you). The reason of
+	// Reconciling or Stalled, else of Ready, says why.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -301,6 +309,12 @@ type SendblueWebhookSetStatus struct {
 	// sendblue_account_oldest_read_timestamp_seconds.
 	// +optional
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+
+	// lastHandledReconcileAt is the value of the reconcile.fluxcd.io/requestedAt
+	// annotation that the last sync handled: setting the annotation to a new
+	// value reads the account now, and this echoes it once done.
+	// +optional
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
 }
 
 // SendblueWebhookSet declares the webhooks of a Sendblue account, per event
@@ -318,7 +332,8 @@ type SendblueWebhookSet struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   SendblueWebhookSetSpec   `json:"spec,omitempty"`
+	Spec SendblueWebhookSetSpec `json:"spec,omitempty"`
+	// +kubebuilder:default={}
 	Status SendblueWebhookSetStatus `json:"status,omitempty"`
 }
 

@@ -16,21 +16,22 @@ if obj.status == nil or obj.status.conditions == nil then
 end
 
 local generation = obj.metadata.generation
-local observed = obj.status.observedGeneration
-if generation ~= nil and (observed == nil or observed < generation) then
-  hs.status = "Progressing"
-  hs.message = "Waiting for the sendblue-operator to observe generation " .. tostring(generation)
-  return hs
-end
-
 local ready = nil
+local reconciling = nil
 local stalled = nil
 for _, c in ipairs(obj.status.conditions) do
   if c.type == "Ready" then
     ready = c
+  elseif c.type == "Reconciling" then
+    reconciling = c
   elseif c.type == "Stalled" then
     stalled = c
   end
+end
+
+-- A condition speaks for the current generation only.
+local function current(c)
+  return c ~= nil and (generation == nil or c.observedGeneration == nil or c.observedGeneration >= generation)
 end
 
 local function describe(c)
@@ -41,36 +42,59 @@ local function describe(c)
   return msg
 end
 
-if stalled ~= nil and stalled.status == "True" then
-  hs.status = "Degraded"
+-- Stalled=True: nothing progresses without a change from the user.
+if current(stalled) and stalled.status == "True" then
+  if stalled.reason == "Suspended" then
+    hs.status = "Suspended"
+  else
+    hs.status = "Degraded"
+  end
   hs.message = describe(stalled)
   return hs
 end
 
-if ready == nil or (generation ~= nil and ready.observedGeneration ~= nil and ready.observedGeneration < generation) then
-  hs.status = "Progressing"
-  hs.message = "Waiting for the Ready condition of generation " .. tostring(generation)
+-- Ready=True: the account held this generation at the last sync; a retry
+-- under way (a failed drift read) does not make it unhealthy.
+if current(ready) and ready.status == "True" then
+  hs.status = "Healthy"
+  hs.message = describe(ready)
+  if current(reconciling) and reconciling.status == "True" then
+    hs.message = hs.message .. "; retrying: " .. describe(reconciling)
+  end
   return hs
 end
 
-if ready.status == "True" then
-  hs.status = "Healthy"
+-- Reconciling=True: waiting for the first sync of this generation
+-- (Progressing), or a failure that is retried (Degraded until it heals).
+if current(reconciling) and reconciling.status == "True" then
+  if reconciling.reason == "Progressing" then
+    hs.status = "Progressing"
+  else
+    hs.status = "Degraded"
+  end
+  hs.message = describe(reconciling)
+  return hs
+end
+
+-- Status written by an operator before Reconciling existed.
+if current(ready) and ready.status == "False" then
+  local failures = {
+    CredentialsNotFound = true, SecretNotFound = true, Unauthorized = true, InvalidSpec = true,
+    Conflict = true, RateLimited = true, APIError = true, DriftDetected = true,
+    IncompleteRead = true, WriteMismatch = true, AccountTooLarge = true, AccountChanged = true,
+    SecretNotAllowed = true,
+  }
+  if ready.reason == "Suspended" then
+    hs.status = "Suspended"
+  elseif failures[ready.reason] then
+    hs.status = "Degraded"
+  else
+    hs.status = "Progressing"
+  end
   hs.message = describe(ready)
   return hs
 end
 
-local failures = {
-  CredentialsNotFound = true, SecretNotFound = true, Unauthorized = true, InvalidSpec = true,
-  Conflict = true, RateLimited = true, APIError = true, DriftDetected = true,
-  IncompleteRead = true, WriteMismatch = true, AccountTooLarge = true, AccountChanged = true,
-  SecretNotAllowed = true,
-}
-if ready.reason == "Suspended" then
-  hs.status = "Suspended"
-elseif failures[ready.reason] then
-  hs.status = "Degraded"
-else
-  hs.status = "Progressing"
-end
-hs.message = describe(ready)
+hs.status = "Progressing"
+hs.message = "Waiting for the Ready condition of generation " .. tostring(generation)
 return hs

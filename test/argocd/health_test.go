@@ -90,16 +90,24 @@ func TestHealth(t *testing.T) {
 	}{
 		{"no status yet", set(1, false, ""), "Progressing", "Waiting for the sendblue-operator"},
 		{"status of an older generation", set(3, false, st(2, cond("Ready", "True", "Synced", "ok", 2))), "Progressing", "generation 3"},
-		{"ready and current", set(2, false, st(2, cond("Ready", "True", "Synced", "2 webhook(s) in place", 2), cond("Stalled", "False", "Synced", "", 2))), "Healthy", "Synced: 2 webhook(s) in place"},
-		{"reconciling", set(2, false, st(2, cond("Ready", "False", "Progressing", "reading the account", 2))), "Progressing", "Progressing: reading the account"},
+		{"ready and current", set(2, false, st(2, cond("Ready", "True", "Synced", "2 webhook(s) in place", 2))), "Healthy", "Synced: 2 webhook(s) in place"},
+		{"ready, retrying a drift read", set(2, false, st(2, cond("Ready", "True", "Synced", "in place", 2), cond("Reconciling", "True", "APIError", "HTTP 503", 2))),
+			"Healthy", "Synced: in place; retrying: APIError: HTTP 503"},
+		{"progressing", set(2, false, st(1, cond("Ready", "Unknown", "Progressing", "waiting for the sync", 2), cond("Reconciling", "True", "Progressing", "waiting for the sync", 2))),
+			"Progressing", "Progressing: waiting for the sync"},
 		{"stalled", set(1, false, st(1, cond("Ready", "False", "Unauthorized", "refused", 1), cond("Stalled", "True", "Unauthorized", "refused", 1))), "Degraded", "Unauthorized: refused"},
-		{"a failure reason without stall", set(1, false, st(1, cond("Ready", "False", "SecretNotFound", "Secret a/b not found", 1), cond("Stalled", "False", "SecretNotFound", "", 1))), "Degraded", "SecretNotFound"},
-		{"api error", set(1, false, st(1, cond("Ready", "False", "APIError", "HTTP 503", 1))), "Degraded", "APIError: HTTP 503"},
-		{"observe drift", set(1, false, st(1, cond("Ready", "False", "DriftDetected", "1 difference", 1))), "Degraded", "DriftDetected"},
+		{"retried failure", set(1, false, st(0, cond("Ready", "False", "SecretNotFound", "Secret a/b not found", 1), cond("Reconciling", "True", "SecretNotFound", "Secret a/b not found", 1))),
+			"Degraded", "SecretNotFound: Secret a/b not found"},
+		{"api error retried", set(1, false, st(0, cond("Ready", "False", "APIError", "HTTP 503", 1), cond("Reconciling", "True", "APIError", "HTTP 503", 1))), "Degraded", "APIError: HTTP 503"},
+		{"observe drift", set(1, false, st(1, cond("Ready", "False", "DriftDetected", "1 difference", 1), cond("Stalled", "True", "DriftDetected", "1 difference", 1))), "Degraded", "DriftDetected"},
 		{"suspended spec", set(1, true, st(1, cond("Ready", "True", "Synced", "", 1))), "Suspended", "spec.suspend"},
-		{"suspended reason", set(1, false, st(1, cond("Ready", "False", "Suspended", "no calls", 1))), "Suspended", "no calls"},
+		{"suspended reason", set(1, false, st(1, cond("Ready", "False", "Suspended", "no calls", 1), cond("Stalled", "True", "Suspended", "no calls", 1))), "Suspended", "no calls"},
 		{"ready condition of an older generation", set(2, false, st(2, cond("Ready", "True", "Synced", "", 1))), "Progressing", "generation 2"},
-		{"no ready condition", set(1, false, st(1, cond("Stalled", "False", "Synced", "", 1))), "Progressing", ""},
+		{"stalled condition of an older generation", set(2, false, st(1, cond("Ready", "False", "Conflict", "", 1), cond("Stalled", "True", "Conflict", "", 1))), "Progressing", "generation 2"},
+		{"no ready condition", set(1, false, st(1)), "Progressing", ""},
+		// Status written before Reconciling existed (Ready and Stalled=False).
+		{"legacy ready", set(2, false, st(2, cond("Ready", "True", "Synced", "in place", 2), cond("Stalled", "False", "Synced", "", 2))), "Healthy", "Synced: in place"},
+		{"legacy failure", set(1, false, st(1, cond("Ready", "False", "SecretNotFound", "Secret a/b not found", 1), cond("Stalled", "False", "SecretNotFound", "", 1))), "Degraded", "SecretNotFound"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -109,18 +117,33 @@ func TestHealth(t *testing.T) {
 			}
 		})
 	}
-	// Every reason the operator reports with Ready=False has a verdict: only
-	// Progressing is in progress and only Suspended suspended.
+	// Every reason the operator reports has a verdict, from the conditions
+	// the operator writes for it (controllers.ConditionsFor).
 	for _, reason := range controllers.AllReasons {
-		if reason == controllers.ReasonSynced {
-			continue
-		}
-		want := map[string]string{controllers.ReasonProgressing: "Progressing", controllers.ReasonSuspended: "Suspended"}[reason]
+		want := map[string]string{controllers.ReasonSynced: "Healthy", controllers.ReasonProgressing: "Progressing", controllers.ReasonSuspended: "Suspended"}[reason]
 		if want == "" {
 			want = "Degraded"
 		}
-		if got, _ := health(t, string(script), set(1, false, st(1, cond("Ready", "False", reason, "m", 1)))); got != want {
-			t.Errorf("Ready=False %s: %s, want %s", reason, got, want)
+		for _, stalled := range controllers.ReasonStalls[reason] {
+			conds, observed := controllers.ConditionsFor(reason, stalled, 1)
+			var cs []string
+			for _, c := range conds {
+				cs = append(cs, cond(c.Type, string(c.Status), c.Reason, c.Message, int(c.ObservedGeneration)))
+			}
+			if got, _ := health(t, string(script), set(1, false, st(int(observed), cs...))); got != want {
+				t.Errorf("%s (stalled %v): %s, want %s", reason, stalled, got, want)
+			}
+		}
+		// And from a status written before Reconciling existed.
+		if reason == controllers.ReasonSynced {
+			continue
+		}
+		legacy := map[string]string{controllers.ReasonProgressing: "Progressing", controllers.ReasonSuspended: "Suspended"}[reason]
+		if legacy == "" {
+			legacy = "Degraded"
+		}
+		if got, _ := health(t, string(script), set(1, false, st(1, cond("Ready", "False", reason, "m", 1)))); got != legacy {
+			t.Errorf("legacy Ready=False %s: %s, want %s", reason, got, legacy)
 		}
 	}
 }

@@ -84,7 +84,8 @@ func TestNamespacedInstallReadsOnlyItsNamespacesAndGuardsItsMetrics(t *testing.T
 	waitReady(t, "priv-a", "app-priv-a")
 	waitReady(t, "priv-b", "app-priv-b")
 	waitStored(t, key, `{"receive":["https://priv-a.example.com","https://priv-b.example.com"],`+empty+`}`)
-	if out := kubectl(t, "get", "sbws", "app-priv-other", "-n", "priv-other", "-o", "jsonpath={.status}"); strings.TrimSpace(out) != "" {
+	// Its status is the CRD's default alone (observedGeneration 0).
+	if out := kubectl(t, "get", "sbws", "app-priv-other", "-n", "priv-other", "-o", "jsonpath={.status}"); strings.TrimSpace(out) != `{"observedGeneration":0}` {
 		t.Errorf("a set outside the watched namespaces got a status: %s", out)
 	}
 	if log := strings.TrimPrefix(managerLog(t), logBefore); strings.Contains(strings.ToLower(log), "forbidden") {
