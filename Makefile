@@ -4,6 +4,15 @@
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 LOCALBIN ?= $(shell pwd)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+# The chart's and the monitoring's tools, built from the Go module proxy.
+HELM_VERSION ?= v3.22.0
+HELM ?= $(LOCALBIN)/helm-$(HELM_VERSION)
+# helm-unittest's version is pinned in hack/tools/helm-unittest/go.mod (a
+# wrapper module: its own go.mod has a replace line go install refuses).
+HELM_UNITTEST_VERSION ?= $(shell sed -n 's/^require github.com\/helm-unittest\/helm-unittest //p' hack/tools/helm-unittest/go.mod)
+HELM_UNITTEST ?= $(LOCALBIN)/helm-unittest-$(HELM_UNITTEST_VERSION)
+PROMTOOL_VERSION ?= v0.316.0
+PROMTOOL ?= $(LOCALBIN)/promtool-$(PROMTOOL_VERSION)
 
 # Image for docker-build and (later) deploy.
 IMG ?= sendblue-operator:dev
@@ -26,8 +35,13 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate the CRDs and RBAC under config/ from the kubebuilder markers.
+manifests: controller-gen ## Generate the CRDs and RBAC under config/ from the kubebuilder markers, and the chart's copies of them.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac/manager
+	@# The chart reads these copies (one source: a drift fails make test).
+	cp config/crd/bases/*.yaml charts/sendblue-operator/files/crds/
+	cp config/rbac/manager/role.yaml charts/sendblue-operator/files/manager-role.yaml
+	cp config/prometheus/prometheusrule.yaml charts/sendblue-operator/files/prometheusrule.yaml
+	cp config/grafana/sendblue-operator-dashboard.json charts/sendblue-operator/files/sendblue-operator-dashboard.json
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods for the API types.
@@ -94,11 +108,11 @@ sdk-deps: ## Install the official Sendblue SDK (npm, pinned) for the conformance
 	fi
 
 .PHONY: test
-test: fmt-check vet verify-generated sdk-deps ## Run every check and test: gofmt, vet, generated files, unit, envtest, e2e and SDK tests.
+test: fmt-check vet verify-generated sdk-deps chart-tools ## Run every check and test: gofmt, vet, generated files, unit, envtest, e2e, SDK, chart and alert tests.
 	@echo "Preparing the envtest control plane (hack/envtest-assets.sh)"; \
 	assets=$$(hack/envtest-assets.sh $$([ -x /usr/bin/kubectl ] || echo --kubectl)) || exit 1; \
 	echo "KUBEBUILDER_ASSETS=$$assets"; \
-	KUBEBUILDER_ASSETS="$$assets" go test $(GOTESTFLAGS) ./...
+	KUBEBUILDER_ASSETS="$$assets" HELM="$(HELM)" HELM_UNITTEST="$(HELM_UNITTEST)" PROMTOOL="$(PROMTOOL)" go test $(GOTESTFLAGS) ./...
 	@echo "A few seconds of each fuzz target (make fuzz runs them longer)"
 	@# Budgets are execution counts, not durations: with go1.26 a duration
 	@# -fuzztime can end in a spurious "context deadline exceeded" failure
@@ -167,6 +181,20 @@ docker-build: ## Build the manager image (needs a Docker engine).
 
 $(LOCALBIN):
 	mkdir -p $(LOCALBIN)
+
+.PHONY: chart-tools
+chart-tools: $(HELM) $(HELM_UNITTEST) $(PROMTOOL) ## Build helm, helm-unittest and promtool into ./bin at the pinned versions.
+
+$(HELM): | $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	mv -f $(LOCALBIN)/helm $(HELM)
+
+$(HELM_UNITTEST): hack/tools/helm-unittest/go.mod | $(LOCALBIN)
+	cd hack/tools/helm-unittest && go build -o $(HELM_UNITTEST) github.com/helm-unittest/helm-unittest/cmd/helm-unittest
+
+$(PROMTOOL): | $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION)
+	mv -f $(LOCALBIN)/promtool $(PROMTOOL)
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN) ## Install controller-gen into ./bin at the pinned version.

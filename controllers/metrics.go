@@ -25,6 +25,8 @@ type Metrics struct {
 	kube        *prometheus.CounterVec
 	skipped     *prometheus.CounterVec
 	vanished    *prometheus.CounterVec
+	syncTime    prometheus.Histogram
+	readGap     prometheus.Histogram
 	oldest      func() time.Time
 
 	mu      sync.Mutex
@@ -79,6 +81,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "sendblue_webhooks_vanished_total",
 			Help: "Webhooks a set had applied that were found removed from the account by someone else (Sendblue deletes a webhook whose receiver answers 410 Gone) and added again, by event type.",
 		}, []string{"type"}),
+		syncTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "sendblue_account_sync_duration_seconds",
+			Help:    "How long an account sync took: its read, plan, write and status reports.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120},
+		}),
+		readGap: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "sendblue_account_read_age_seconds",
+			Help:    "Freshness, observed at each account read: seconds since that account's previous read (a converged account is read once per interval). No label names the account.",
+			Buckets: []float64{1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600},
+		}),
 		reasons: map[string]string{},
 	}
 	oldest := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -97,7 +109,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}
 		return 0
 	})
-	reg.MustRegister(m.requests, m.latency, m.writes, m.corrections, m.sets, m.syncs, m.accounts, m.kube, m.skipped, m.vanished, oldest)
+	reg.MustRegister(m.requests, m.latency, m.writes, m.corrections, m.sets, m.syncs, m.accounts, m.kube, m.skipped, m.vanished, m.syncTime, m.readGap, oldest)
 	for _, r := range AllReasons {
 		m.sets.WithLabelValues(r).Set(0)
 	}

@@ -207,7 +207,9 @@ func (r *SendblueWebhookSetReconciler) SetupWithManager(ctx context.Context, mgr
 	r.ix.onUnreferenced = r.values.forget
 	r.ix.onPrimed = r.primed
 	r.backoff = workqueue.NewTypedItemExponentialFailureRateLimiter[string](time.Second, 5*time.Minute)
-	r.queue = workqueue.NewTypedRateLimitingQueueWithConfig(r.backoff, workqueue.TypedRateLimitingQueueConfig[string]{})
+	// Named: its depth, adds and latency are the workqueue_* metrics with
+	// name="sendblue-accounts".
+	r.queue = workqueue.NewTypedRateLimitingQueueWithConfig(r.backoff, workqueue.TypedRateLimitingQueueConfig[string]{Name: "sendblue-accounts"})
 	r.Metrics.observeAccounts(r.oldestRead)
 	// Register the sets' informer now, so that /readyz (the caches synced)
 	// waits for it, and learn which sets it lists at start: no account is

@@ -162,7 +162,9 @@ func (r *SendblueWebhookSetReconciler) processNext(ctx context.Context) bool {
 	}
 	sctx, cancel := context.WithTimeout(ctx, r.Options.SyncTimeout)
 	defer cancel()
+	start := time.Now()
 	after, backoff := r.syncAccount(sctx, id)
+	r.Metrics.syncTime.Observe(time.Since(start).Seconds())
 	switch {
 	case ctx.Err() != nil:
 	case backoff:
@@ -289,7 +291,12 @@ func (r *SendblueWebhookSetReconciler) syncAccount(ctx context.Context, id strin
 	if err != nil {
 		return failRead(err)
 	}
-	acct.lastRead = time.Now()
+	if now := time.Now(); acct.lastRead.IsZero() {
+		acct.lastRead = now
+	} else {
+		r.Metrics.readGap.Observe(now.Sub(acct.lastRead).Seconds())
+		acct.lastRead = now
+	}
 	if missing := actual.MissingTypes(); len(missing) > 0 {
 		return failRead(&readError{fmt.Sprintf("the account's configuration as read lacks %s, which Sendblue lists in every account (empty or not): "+
 			"it may not be the whole account, so nothing was written", joinTypes(missing)), r.Options.ConfirmDelay})
