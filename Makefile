@@ -126,6 +126,10 @@ test: fmt-check vet verify-generated sdk-deps chart-tools ## Run every check and
 build: fmt vet ## Build the manager binary into bin/manager.
 	go build -o $(LOCALBIN)/manager .
 
+.PHONY: plugin
+plugin: ## Build the kubectl plugin into bin/kubectl-sendblue (put bin/ on PATH: kubectl sendblue ...).
+	go build -o $(LOCALBIN)/kubectl-sendblue ./cmd/kubectl-sendblue
+
 .PHONY: emulator
 emulator: ## Build the Sendblue emulator into bin/sendblue-emulator.
 	go build -o $(LOCALBIN)/sendblue-emulator ./hack/sendblue-emulator

@@ -181,6 +181,17 @@ func (r *secretReader) value(ctx context.Context, namespace, name, key, missing,
 
 // valueProblem says why a value cannot be used, or "" if it can. It never
 // repeats the value.
+// SecretValueProblem says why the operator refuses a Secret value (reason
+// InvalidSpec), or "": a credential (an API key id or secret key) or a
+// webhook secret. The message never repeats the value. The kubectl plugin's
+// export uses it, so that what it declares is what the operator accepts.
+func SecretValueProblem(v []byte, isCredential bool) string {
+	if isCredential {
+		return valueProblem(v, credential)
+	}
+	return valueProblem(v, webhookSecret)
+}
+
 func valueProblem(v []byte, kind valueKind) string {
 	switch {
 	case len(v) == 0 || strings.TrimSpace(string(v)) == "":
