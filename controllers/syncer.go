@@ -291,12 +291,11 @@ func (r *SendblueWebhookSetReconciler) syncAccount(ctx context.Context, id strin
 	if err != nil {
 		return failRead(err)
 	}
-	if now := time.Now(); acct.lastRead.IsZero() {
-		acct.lastRead = now
-	} else {
+	now := time.Now()
+	if !acct.lastRead.IsZero() {
 		r.Metrics.readGap.Observe(now.Sub(acct.lastRead).Seconds())
-		acct.lastRead = now
 	}
+	acct.lastRead = now
 	if missing := actual.MissingTypes(); len(missing) > 0 {
 		return failRead(&readError{fmt.Sprintf("the account's configuration as read lacks %s, which Sendblue lists in every account (empty or not): "+
 			"it may not be the whole account, so nothing was written", joinTypes(missing)), r.Options.ConfirmDelay})
@@ -561,13 +560,13 @@ func (r *SendblueWebhookSetReconciler) syncedOutcome(acct *accountState, g *memb
 			o.message += "; kept what sets outside this account hold: " + strings.Join(kept, "; ")
 		}
 	}
-	if vanished := vanished(g.input.Applied, sp.Changes); len(vanished) > 0 && g.input.Policy != v1.PolicyObserve {
-		for _, c := range vanished {
+	if gone := vanished(g.input.Applied, sp.Changes); len(gone) > 0 && g.input.Policy != v1.PolicyObserve {
+		for _, c := range gone {
 			r.Metrics.vanished.WithLabelValues(c.Type).Inc()
 		}
 		r.Recorder.Eventf(s, nil, corev1.EventTypeWarning, EventWebhookVanished, "Sync",
 			"removed from the account by someone else, added again: %s. A receiver that answers HTTP 410 Gone makes Sendblue delete its webhook: "+
-				"if this repeats every interval, fix the receiver or remove the webhook from this set", describe(vanished))
+				"if this repeats every interval, fix the receiver or remove the webhook from this set", describe(gone))
 	}
 	if len(sp.Changes) > 0 && g.input.Policy != v1.PolicyObserve {
 		if outsideChange {
