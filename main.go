@@ -23,7 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	sendbluev1alpha1 "github.com/sendblue-operator/sendblue-operator/api/v1alpha1"
+	sendbluev1alpha1 "github.com/sendblue-operator/sendblue-operator/api/sendblue/v1alpha1"
 	"github.com/sendblue-operator/sendblue-operator/controllers"
 	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue"
 )

@@ -18,7 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	v1 "github.com/sendblue-operator/sendblue-operator/api/v1alpha1"
+	v1 "github.com/sendblue-operator/sendblue-operator/api/sendblue/v1alpha1"
 	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue/sendbluetest"
 )
 

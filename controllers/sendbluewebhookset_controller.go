@@ -29,7 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
-	v1 "github.com/sendblue-operator/sendblue-operator/api/v1alpha1"
+	v1 "github.com/sendblue-operator/sendblue-operator/api/sendblue/v1alpha1"
 	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue"
 )
 

@@ -22,7 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	sendbluev1alpha1 "github.com/sendblue-operator/sendblue-operator/api/v1alpha1"
+	sendbluev1alpha1 "github.com/sendblue-operator/sendblue-operator/api/sendblue/v1alpha1"
 )
 
 // The envtest control plane (etcd + kube-apiserver) shared by this package's

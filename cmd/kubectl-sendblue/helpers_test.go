@@ -14,7 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 
-	v1 "github.com/sendblue-operator/sendblue-operator/api/v1alpha1"
+	v1 "github.com/sendblue-operator/sendblue-operator/api/sendblue/v1alpha1"
 	"github.com/sendblue-operator/sendblue-operator/controllers"
 	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue"
 	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue/sendbluetest"

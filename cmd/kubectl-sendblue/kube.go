@@ -11,7 +11,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	v1 "github.com/sendblue-operator/sendblue-operator/api/v1alpha1"
+	v1 "github.com/sendblue-operator/sendblue-operator/api/sendblue/v1alpha1"
 )
 
 // kubeFlags are kubectl's flags for finding the cluster and the namespace.

@@ -26,7 +26,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	v1 "github.com/sendblue-operator/sendblue-operator/api/v1alpha1"
+	v1 "github.com/sendblue-operator/sendblue-operator/api/sendblue/v1alpha1"
 	"github.com/sendblue-operator/sendblue-operator/test/e2e/localenv"
 )
 
