@@ -4,6 +4,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/sendblue-operator/sendblue-operator/api/sendblue/v1alpha1"
+	"github.com/sendblue-operator/sendblue-operator/controllers/status"
 )
 
 // Condition types, after kstatus and the Flux convention (fluxcd/pkg
@@ -20,9 +21,9 @@ import (
 // stalled. While a generation waits or is retried it stays behind, so kstatus
 // reads InProgress whether or not it falls back to Ready.
 const (
-	ConditionReady       = "Ready"
-	ConditionReconciling = "Reconciling"
-	ConditionStalled     = "Stalled"
+	ConditionReady       = status.ConditionReady
+	ConditionReconciling = status.ConditionReconciling
+	ConditionStalled     = status.ConditionStalled
 )
 
 // Condition reasons. Every Ready condition carries one of these.

@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -18,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/sendblue-operator/sendblue-operator/api/sendblue/v1alpha1"
+	"github.com/sendblue-operator/sendblue-operator/controllers/secretref"
 	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue"
 )
 
@@ -193,21 +191,10 @@ func SecretValueProblem(v []byte, isCredential bool) string {
 }
 
 func valueProblem(v []byte, kind valueKind) string {
-	switch {
-	case len(v) == 0 || strings.TrimSpace(string(v)) == "":
-		return "is empty"
-	case strings.ContainsAny(string(v), "\r\n"):
-		return "contains a line break (a trailing newline from echo?)"
-	case !utf8.Valid(v):
-		return "is not valid UTF-8 (JSON would change it, so the account would never match)"
-	case strings.IndexFunc(string(v), unicode.IsControl) >= 0:
-		return "contains a control character"
-	case strings.TrimSpace(string(v)) != string(v):
-		return "has leading or trailing whitespace (HTTP strips it, so the value would not reach Sendblue as written)"
-	case kind == credential && strings.IndexFunc(string(v), func(r rune) bool { return r > unicode.MaxASCII }) >= 0:
-		return "contains a character outside ASCII (Sendblue API keys are ASCII)"
+	if kind == credential {
+		return secretref.ValueProblem(v, secretref.Credential)
 	}
-	return ""
+	return secretref.ValueProblem(v, secretref.Sent)
 }
 
 // credentials resolves only the account of a set.

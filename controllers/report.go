@@ -8,13 +8,13 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/sendblue-operator/sendblue-operator/api/sendblue/v1alpha1"
 	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue"
+	"github.com/sendblue-operator/sendblue-operator/controllers/status"
 )
 
 // readError: the account was read, but the read cannot be trusted to be the
@@ -114,52 +114,18 @@ type outcome struct {
 	transient bool
 }
 
-// setConditions sets Ready, Reconciling and Stalled (the abnormal-true ones
-// only when true) and status.observedGeneration for an outcome; see
-// conditions.go for what each means.
+// setConditions sets Ready, Reconciling and Stalled and
+// status.observedGeneration for an outcome (see controllers/status).
 func setConditions(s *v1.SendblueWebhookSet, o outcome) {
-	st, gen := &s.Status, s.Generation
-	cond := func(typ string, status metav1.ConditionStatus) {
-		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: typ, Status: status, Reason: o.reason, Message: o.message, ObservedGeneration: gen})
-	}
-	ready := meta.FindStatusCondition(st.Conditions, ConditionReady)
-	held := ready != nil && ready.Status == metav1.ConditionTrue && ready.ObservedGeneration == gen
-	switch {
-	case o.ready:
-		cond(ConditionReady, metav1.ConditionTrue)
-		meta.RemoveStatusCondition(&st.Conditions, ConditionReconciling)
-		meta.RemoveStatusCondition(&st.Conditions, ConditionStalled)
-		st.ObservedGeneration = gen
-	case o.stalled:
-		cond(ConditionReady, metav1.ConditionFalse)
-		cond(ConditionStalled, metav1.ConditionTrue)
-		meta.RemoveStatusCondition(&st.Conditions, ConditionReconciling)
-		st.ObservedGeneration = gen
-	case o.reason == ReasonProgressing:
-		cond(ConditionReady, metav1.ConditionUnknown)
-		cond(ConditionReconciling, metav1.ConditionTrue)
-		meta.RemoveStatusCondition(&st.Conditions, ConditionStalled)
-	case o.transient && held:
-		cond(ConditionReconciling, metav1.ConditionTrue)
-		meta.RemoveStatusCondition(&st.Conditions, ConditionStalled)
-	default:
-		cond(ConditionReady, metav1.ConditionFalse)
-		cond(ConditionReconciling, metav1.ConditionTrue)
-		meta.RemoveStatusCondition(&st.Conditions, ConditionStalled)
-	}
+	status.Set(&s.Status.Conditions, &s.Status.ObservedGeneration, s.Generation, status.Outcome{
+		Ready: o.ready, Stalled: o.stalled, Progressing: o.reason == ReasonProgressing,
+		Transient: o.transient, Reason: o.reason, Message: o.message})
 }
 
 // explaining returns the condition that explains a set's state at its
-// generation: Reconciling or Stalled when true, else Ready; nil when no
-// condition is about this generation.
+// generation (see status.Explaining).
 func explaining(conditions []metav1.Condition, generation int64) *metav1.Condition {
-	for _, typ := range []string{ConditionReconciling, ConditionStalled, ConditionReady} {
-		c := meta.FindStatusCondition(conditions, typ)
-		if c != nil && c.ObservedGeneration == generation && (typ == ConditionReady || c.Status == metav1.ConditionTrue) {
-			return c
-		}
-	}
-	return nil
+	return status.Explaining(conditions, generation)
 }
 
 // report writes status (only if it changed) and, when the reason changes to

@@ -4,12 +4,12 @@ import (
 	"context"
 	"sync"
 
-	"github.com/go-logr/logr"
 	"golang.org/x/sync/singleflight"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/sendblue-operator/sendblue-operator/controllers/secretref"
 )
 
 // secretValues keeps the values of the Secrets that sets reference, each
@@ -37,16 +37,9 @@ func newSecretValues(meta, api client.Reader) *secretValues {
 // get returns the Secret, from memory when the watched metadata shows the
 // resourceVersion it was read at. The returned object is shared: read only.
 func (c *secretValues) get(ctx context.Context, k client.ObjectKey) (*corev1.Secret, error) {
-	var rv string
-	if c.meta != nil {
-		m := &metav1.PartialObjectMetadata{}
-		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-		switch err := c.meta.Get(ctx, k, m); {
-		case err == nil:
-			rv = m.ResourceVersion
-		case !apierrors.IsNotFound(err):
-			return nil, err
-		}
+	rv, err := secretref.WatchedVersion(ctx, c.meta, k)
+	if err != nil {
+		return nil, err
 	}
 	c.mu.Lock()
 	s, ok := c.values[k]
@@ -63,29 +56,10 @@ func (c *secretValues) get(ctx context.Context, k client.ObjectKey) (*corev1.Sec
 	return v.(*corev1.Secret), nil
 }
 
-// read reads a Secret from the kube-apiserver and keeps what the operator
-// uses of it. The logger logs nothing: client-go logs response bodies, a
-// Secret's data among them, at high verbosity.
-//
-// With the resourceVersion the watch showed, the read asks for a version
-// not older than that one, which the kube-apiserver serves from its watch
-// cache instead of a quorum read from etcd: as fresh as what triggered the
-// read, at a fraction of the cost in a burst. Without one (not in the watch
-// yet) it is a quorum read.
+// read reads a Secret from the kube-apiserver at the watched version (see
+// secretref.ReadAt) and keeps what the operator uses of it.
 func (c *secretValues) read(ctx context.Context, k client.ObjectKey, rv string) (*corev1.Secret, error) {
-	fresh := &corev1.Secret{}
-	quiet := logr.NewContext(ctx, logr.Discard())
-	var err error
-	if rv != "" {
-		err = c.api.Get(quiet, k, fresh, &client.GetOptions{Raw: &metav1.GetOptions{ResourceVersion: rv}})
-		if apierrors.HasStatusCause(err, metav1.CauseTypeResourceVersionTooLarge) {
-			// An apiserver whose watch cache is behind the one the watch
-			// came from (several apiservers): read from etcd.
-			err = c.api.Get(quiet, k, fresh)
-		}
-	} else {
-		err = c.api.Get(quiet, k, fresh)
-	}
+	fresh, err := secretref.ReadAt(ctx, c.api, k, rv)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.reads++
