@@ -23,8 +23,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	everlyticv1alpha1 "github.com/sendblue-operator/sendblue-operator/api/everlytic/v1alpha1"
 	sendbluev1alpha1 "github.com/sendblue-operator/sendblue-operator/api/sendblue/v1alpha1"
 	"github.com/sendblue-operator/sendblue-operator/controllers"
+	"github.com/sendblue-operator/sendblue-operator/controllers/everlyticsms"
 	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue"
 )
 
@@ -47,6 +49,8 @@ type config struct {
 	batchWindow, requestTimeout, rateLimitRetry             time.Duration
 	syncTimeout                                             time.Duration
 	readRetry, stalledRetry                                 time.Duration
+	providers, everlyticEndpoints                           string
+	everlyticTimeout                                        time.Duration
 }
 
 func parseFlags() (config, zap.Options) {
@@ -77,6 +81,9 @@ func parseFlags() (config, zap.Options) {
 	flag.StringVar(&c.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch (default: all). Sets and Secrets elsewhere are not seen; the RBAC may then be Roles in these namespaces only.")
 	flag.StringVar(&c.watchNamespace, "watch-namespace", "", "Deprecated: one namespace to watch; use --watch-namespaces.")
 	flag.StringVar(&c.secretSelector, "webhook-secret-selector", "", "Label selector every Secret referenced by secretRef, globalSecretRef or legacySecretRef must match (e.g. sendblue.webhooks.dev/referable=true); empty: any Secret of the set's namespace.")
+	flag.StringVar(&c.providers, "providers", "sendblue,everlytic", "Comma-separated providers whose resources the manager reconciles: sendblue (SendblueWebhookSet), everlytic (EverlyticSMSWebhook). Each needs its CRD installed.")
+	flag.StringVar(&c.everlyticEndpoints, "everlytic-endpoints", strings.Join(everlyticsms.DefaultAllowedEndpoints, ","), "Comma-separated hosts an EverlyticSMSWebhook's spec.endpoint may name: a host, or *.domain for any host below domain. Others are refused (EndpointNotAllowed) and never called.")
+	flag.DurationVar(&c.everlyticTimeout, "everlytic-request-timeout", 30*time.Second, "Timeout of each Everlytic API request.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -126,15 +133,18 @@ func run() error {
 			return fmt.Errorf("--webhook-secret-selector: %w", err)
 		}
 	}
-	metrics := controllers.NewMetrics(nil)
-	factory, err := controllers.NewClientFactory(c.apiURL, c.apiPath, c.requestTimeout, metrics)
+	providers, err := c.providerSet()
 	if err != nil {
-		return fmt.Errorf("--sendblue-api-url: %w", err)
+		return err
+	}
+	if c.everlyticTimeout <= 0 {
+		return fmt.Errorf("--everlytic-request-timeout must be > 0")
 	}
 
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(sendbluev1alpha1.AddToScheme(scheme))
+	utilruntime.Must(everlyticv1alpha1.AddToScheme(scheme))
 
 	metricsOpts := metricsserver.Options{BindAddress: c.metricsAddr, SecureServing: c.metricsSecure, CertDir: c.metricsCertDir}
 	if c.metricsSecure {
@@ -145,6 +155,9 @@ func run() error {
 		return fmt.Errorf("finding the kube-apiserver: %w", err)
 	}
 	restConfig.QPS, restConfig.Burst = float32(c.kubeQPS), c.kubeBurst
+	// The operator's metrics (sendblue_*, the kube-apiserver requests among
+	// them), registered whatever the providers.
+	metrics := controllers.NewMetrics(nil)
 	metrics.InstrumentKubernetes(restConfig)
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                  scheme,
@@ -161,6 +174,51 @@ func run() error {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
 	ctx := ctrl.SetupSignalHandler()
+	if providers["sendblue"] {
+		if err := setupSendblue(ctx, mgr, c, selector, metrics); err != nil {
+			return err
+		}
+	}
+	if providers["everlytic"] {
+		if err := setupEverlytic(ctx, mgr, c, selector); err != nil {
+			return err
+		}
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("caches", cacheSynced(mgr.GetCache())); err != nil {
+		return err
+	}
+	log.Info("Starting the manager", "providers", c.providers, "sendblueAPI", c.apiURL+c.apiPath, "watchNamespaces", strings.Join(namespaces, ","),
+		"batchWindow", c.batchWindow.String(), "metricsSecure", c.metricsSecure)
+	return mgr.Start(ctx)
+}
+
+// providerSet parses --providers.
+func (c config) providerSet() (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, p := range strings.Split(c.providers, ",") {
+		switch p = strings.TrimSpace(p); p {
+		case "":
+		case "sendblue", "everlytic":
+			out[p] = true
+		default:
+			return nil, fmt.Errorf("--providers: unknown provider %q (sendblue, everlytic)", p)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("--providers: name at least one provider")
+	}
+	return out, nil
+}
+
+// setupSendblue registers the SendblueWebhookSet controller.
+func setupSendblue(ctx context.Context, mgr ctrl.Manager, c config, selector labels.Selector, metrics *controllers.Metrics) error {
+	factory, err := controllers.NewClientFactory(c.apiURL, c.apiPath, c.requestTimeout, metrics)
+	if err != nil {
+		return fmt.Errorf("--sendblue-api-url: %w", err)
+	}
 	r := &controllers.SendblueWebhookSetReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
@@ -173,17 +231,33 @@ func run() error {
 			WebhookSecretSelector: selector},
 	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
-		return fmt.Errorf("setting up the controller: %w", err)
+		return fmt.Errorf("setting up the SendblueWebhookSet controller: %w", err)
 	}
-	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-		return err
+	return nil
+}
+
+// setupEverlytic registers the EverlyticSMSWebhook controller.
+func setupEverlytic(ctx context.Context, mgr ctrl.Manager, c config, selector labels.Selector) error {
+	var allowed []string
+	for _, h := range strings.Split(c.everlyticEndpoints, ",") {
+		if h = strings.ToLower(strings.TrimSpace(h)); h != "" {
+			allowed = append(allowed, h)
+		}
 	}
-	if err := mgr.AddReadyzCheck("caches", cacheSynced(mgr.GetCache())); err != nil {
-		return err
+	if len(allowed) == 0 {
+		return errors.New("--everlytic-endpoints: name at least one host")
 	}
-	log.Info("Starting the manager", "sendblueAPI", c.apiURL+c.apiPath, "watchNamespaces", strings.Join(namespaces, ","),
-		"batchWindow", c.batchWindow.String(), "metricsSecure", c.metricsSecure)
-	return mgr.Start(ctx)
+	metrics := everlyticsms.NewMetrics(nil)
+	r := &everlyticsms.Reconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("sendblue-operator"),
+		NewClient: everlyticsms.NewClientFactory(c.everlyticTimeout, metrics), Metrics: metrics,
+		Options: everlyticsms.Options{AllowedEndpoints: allowed, SyncTimeout: c.syncTimeout,
+			StalledRetry: c.stalledRetry, RateLimitRetry: c.rateLimitRetry, WebhookSecretSelector: selector},
+	}
+	if err := r.SetupWithManager(ctx, mgr); err != nil {
+		return fmt.Errorf("setting up the EverlyticSMSWebhook controller: %w", err)
+	}
+	return nil
 }
 
 // cacheSynced is a readiness check: not ready until the informers have

@@ -321,7 +321,7 @@ type SendblueWebhookSetStatus struct {
 // type, with secrets taken from Kubernetes Secrets.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:shortName=sbws,categories=sendblue
+// +kubebuilder:resource:shortName=sbws,categories=sendblue;messagingwebhooks
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Policy",type=string,JSONPath=`.spec.policy`

@@ -1,0 +1,11 @@
+// Package everlyticsms reconciles EverlyticSMSWebhooks: one object, one
+// webhook on an Everlytic install. Each sync reads the object's Secrets,
+// reads the webhook by id (or creates it, or adopts spec.webhookID), writes
+// the whole webhook only when it differs, and reports Ready, Reconciling and
+// Stalled as every resource of the operator does (controllers/status).
+//
+// Creating is not idempotent on Everlytic's side, so a create is marked in
+// status (createPendingSince) before it is sent, with an optimistic lock; a
+// mark found after a restart is resolved by listing the webhooks and
+// matching url, verb and event types, never by creating blindly.
+package everlyticsms

@@ -1,0 +1,90 @@
+package everlyticsms
+
+import (
+	"context"
+	"errors"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	v1 "github.com/sendblue-operator/sendblue-operator/api/everlytic/v1alpha1"
+	"github.com/sendblue-operator/sendblue-operator/controllers/everlytic"
+)
+
+// EventLeftBehind (a Warning): the object was deleted and its webhook was
+// left on Everlytic although deletionPolicy is Delete, because deleting it
+// could not be done (credentials gone or refused, the call refused).
+const EventLeftBehind = "WebhookLeftBehind"
+
+// finalize deletes the webhook (deletionPolicy Delete) and releases the
+// object. Only a failure that may pass (5xx, transport, 429) holds the
+// object; one that will not (credentials gone or refused, endpoint not
+// allowed) leaves the webhook behind, named in a Warning event: a webhook
+// left behind is recoverable, a namespace that never goes away is not.
+func (r *Reconciler) finalize(ctx context.Context, w *v1.EverlyticSMSWebhook) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(w, Finalizer) {
+		return ctrl.Result{}, nil
+	}
+	if w.ShouldDeleteWebhook() && !w.Spec.Suspend {
+		if err := r.deleteWebhook(ctx, w); err != nil {
+			if !permanent(err) {
+				return r.failed(ctx, w, err)
+			}
+			id := w.Status.WebhookID
+			if id == "" {
+				id = "(id unknown: a create was interrupted)"
+			}
+			r.Recorder.Eventf(w, nil, "Warning", EventLeftBehind, "Delete", "webhook %s was left on Everlytic: %s", id, err.Error())
+		}
+	}
+	patch := client.MergeFrom(w.DeepCopy())
+	controllerutil.RemoveFinalizer(w, Finalizer)
+	r.Metrics.forget(w)
+	return ctrl.Result{}, client.IgnoreNotFound(r.Client.Patch(ctx, w, patch))
+}
+
+// deleteWebhook deletes the object's webhook; 404 counts as done. An
+// interrupted create's webhook is found first (findLost) so that it is not
+// left behind.
+func (r *Reconciler) deleteWebhook(ctx context.Context, w *v1.EverlyticSMSWebhook) error {
+	id := w.Status.WebhookID
+	if id == "" && w.Status.CreatePendingSince == nil {
+		return nil // nothing was created
+	}
+	api, in, err := r.client(ctx, w)
+	if err != nil {
+		return err
+	}
+	if err := r.checkClaims(ctx, w); err != nil {
+		return err
+	}
+	if id == "" {
+		if id, err = r.findLost(ctx, w, api, desiredOf(w, in.auth, in.authRevision)); err != nil || id == "" {
+			return err
+		}
+	}
+	err = api.Delete(ctx, id)
+	var nf *everlytic.NotFoundError
+	if errors.As(err, &nf) && nf.StatusCode == 404 {
+		return nil
+	}
+	if err == nil {
+		r.Metrics.writes.WithLabelValues("delete").Inc()
+		r.Recorder.Eventf(w, nil, "Normal", EventDeleted, "Delete", "deleted webhook %s", id)
+	}
+	return err
+}
+
+// permanent says whether a failure will repeat unchanged.
+func permanent(err error) bool {
+	var (
+		input *inputError
+		stall *stallError
+	)
+	if errors.As(err, &input) || errors.As(err, &stall) {
+		return true
+	}
+	var rateLimited *everlytic.RateLimitedError
+	return refused(err) && !errors.As(err, &rateLimited)
+}

@@ -1,0 +1,106 @@
+package everlyticsms
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	v1 "github.com/sendblue-operator/sendblue-operator/api/everlytic/v1alpha1"
+)
+
+// Metrics are the Everlytic controller's Prometheus metrics, named and
+// labelled as the Sendblue ones are (everlytic_ for sendblue_). Labels never
+// carry secrets, URLs, ids or account names.
+type Metrics struct {
+	requests    *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	writes      *prometheus.CounterVec
+	corrections *prometheus.CounterVec
+	objects     *prometheus.GaugeVec
+
+	mu      sync.Mutex
+	reasons map[types.UID]string
+}
+
+// NewMetrics creates the metrics and registers them with reg (nil: the
+// controller-runtime registry).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	if reg == nil {
+		reg = metrics.Registry
+	}
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "everlytic_api_requests_total",
+			Help: "Everlytic API requests by HTTP method and status code (code 0: no answer).",
+		}, []string{"method", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "everlytic_api_request_duration_seconds",
+			Help:    "Everlytic API request latency by HTTP method.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"method"}),
+		writes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "everlytic_webhook_writes_total",
+			Help: "Webhooks written by the operator, by operation: create, update, delete.",
+		}, []string{"operation"}),
+		corrections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "everlytic_webhook_updates_total",
+			Help: "Updates of an existing webhook, by the fields that differed (a change of the object, or drift on Everlytic).",
+		}, []string{"fields"}),
+		objects: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "everlytic_smswebhooks",
+			Help: "EverlyticSMSWebhooks by the reason of their Ready condition.",
+		}, []string{"reason"}),
+		reasons: map[types.UID]string{},
+	}
+	reg.MustRegister(m.requests, m.latency, m.writes, m.corrections, m.objects)
+	for _, r := range AllReasons() {
+		m.objects.WithLabelValues(r).Set(0)
+	}
+	return m
+}
+
+func (m *Metrics) setReason(w *v1.EverlyticSMSWebhook, reason string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old, ok := m.reasons[w.UID]; ok {
+		if old == reason {
+			return
+		}
+		m.objects.WithLabelValues(old).Dec()
+	}
+	m.reasons[w.UID] = reason
+	m.objects.WithLabelValues(reason).Inc()
+}
+
+func (m *Metrics) forget(w *v1.EverlyticSMSWebhook) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old, ok := m.reasons[w.UID]; ok {
+		m.objects.WithLabelValues(old).Dec()
+		delete(m.reasons, w.UID)
+	}
+}
+
+// Instrument wraps a transport to count and time Everlytic requests.
+func (m *Metrics) Instrument(next http.RoundTripper) http.RoundTripper {
+	return roundTripper(func(r *http.Request) (*http.Response, error) {
+		start := time.Now()
+		resp, err := next.RoundTrip(r)
+		m.latency.WithLabelValues(r.Method).Observe(time.Since(start).Seconds())
+		code := 0
+		if err == nil {
+			code = resp.StatusCode
+		}
+		m.requests.WithLabelValues(r.Method, strconv.Itoa(code)).Inc()
+		return resp, err
+	})
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

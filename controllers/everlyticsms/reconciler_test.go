@@ -1,0 +1,404 @@
+package everlyticsms
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/sendblue-operator/sendblue-operator/api/everlytic/v1alpha1"
+	"github.com/sendblue-operator/sendblue-operator/controllers/everlytic"
+	"github.com/sendblue-operator/sendblue-operator/controllers/everlytic/everlytictest"
+	"github.com/sendblue-operator/sendblue-operator/controllers/status"
+)
+
+func typesOf(w everlytic.Webhook) []string {
+	var out []string
+	for _, t := range w.EventTypes {
+		out = append(out, string(t))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// receiverAuth creates the Secret of the receiver's basic auth.
+func (op *operator) receiverAuth(t *testing.T, name, user, password string, lbls map[string]string) {
+	t.Helper()
+	mustCreate(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: op.ns, Labels: lbls},
+		StringData: map[string]string{"username": user, "password": op.secret(password)}})
+}
+
+func TestCreateConvergeEditAndRotate(t *testing.T) {
+	op := startOperator(t, Options{})
+	op.account(t, "creds", "alice")
+	op.receiverAuth(t, "receiver", "hook-user", "pw-one-"+op.ns, nil)
+	w := op.newHook("sms", "creds", "https://app.example.com/everlytic/sms", v1.EventDelivered, v1.EventFailed)
+	w.Spec.ReceiverAuthRef = &v1.ReceiverAuthReference{Name: "receiver"}
+	mustCreate(t, w)
+
+	got := waitReason(t, op.ns, "sms", ReasonSynced)
+	hook := op.only(t, "alice")
+	if got.Status.WebhookID != hook.ID || got.Status.Enabled != "enabled" || got.Status.DriftDetection != v1.DriftDetectionRead {
+		t.Errorf("status %+v, want id %s, enabled, Read", got.Status, hook.ID)
+	}
+	if hook.URL != "https://app.example.com/everlytic/sms" || hook.Verb != "post" || !slices.Equal(typesOf(hook), []string{"delivered", "failed"}) ||
+		hook.Auth == nil || hook.Auth.Username != "hook-user" || hook.Auth.Password != "pw-one-"+op.ns {
+		t.Errorf("Everlytic holds %+v", hook)
+	}
+	waitEvent(t, op.ns, "sms", EventCreated)
+
+	// Converged: reads only, each interval.
+	op.emu.ResetRequests("alice")
+	time.Sleep(3500 * time.Millisecond)
+	n := op.emu.Requests("alice")
+	if n[everlytictest.OpGet] < 2 || n[everlytictest.OpCreate]+n[everlytictest.OpUpdate]+n[everlytictest.OpDelete]+n[everlytictest.OpList] != 0 {
+		t.Errorf("a converged webhook made requests %v, want GETs only", n)
+	}
+
+	// Event types and verb change: one PUT of the whole webhook.
+	update(t, op.ns, "sms", func(w *v1.EverlyticSMSWebhook) {
+		w.Spec.EventTypes = []v1.EventType{v1.EventReply}
+		w.Spec.Verb = v1.VerbGET
+	})
+	waitFor(t, "verb and event types on Everlytic", func() (bool, string) {
+		h := op.only(t, "alice")
+		return h.Verb == "get" && slices.Equal(typesOf(h), []string{"reply"}), h.Verb + strings.Join(typesOf(h), ",")
+	})
+	waitReason(t, op.ns, "sms", ReasonSynced)
+	if h := op.only(t, "alice"); h.ID != hook.ID || h.Auth == nil || h.Auth.Password != "pw-one-"+op.ns {
+		t.Errorf("after the edit Everlytic holds %+v: want the same webhook, password kept", h)
+	}
+
+	// Receiver password rotation reaches Everlytic.
+	sec := &corev1.Secret{}
+	if err := testClient.Get(context.Background(), client.ObjectKey{Namespace: op.ns, Name: "receiver"}, sec); err != nil {
+		t.Fatal(err)
+	}
+	sec.Data["password"] = []byte(op.secret("pw-two-" + op.ns))
+	if err := testClient.Update(context.Background(), sec); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the new password on Everlytic", func() (bool, string) {
+		h := op.only(t, "alice")
+		return h.Auth != nil && h.Auth.Password == "pw-two-"+op.ns, "not yet"
+	})
+
+	// enabled: false -> disabled.
+	update(t, op.ns, "sms", func(w *v1.EverlyticSMSWebhook) { w.Spec.Enabled = ptr.To(false) })
+	waitFor(t, "disabled on Everlytic and in status", func() (bool, string) {
+		s := get(t, op.ns, "sms")
+		return op.only(t, "alice").Status == "disabled" && s.Status.Enabled == "disabled" && s.Status.ObservedGeneration == s.Generation, s.Status.Enabled
+	})
+}
+
+func TestDriftIsCorrectedAndADeletedWebhookRecreated(t *testing.T) {
+	op := startOperator(t, Options{})
+	op.account(t, "creds", "bob")
+	mustCreate(t, op.newHook("sms", "creds", "https://app.example.com/a", v1.EventSent))
+	first := waitReason(t, op.ns, "sms", ReasonSynced).Status.WebhookID
+
+	h := op.only(t, "bob")
+	h.URL, h.Status = "https://attacker.example.net/", "disabled"
+	if _, err := op.emu.PutWebhook("bob", h); err != nil {
+		t.Fatal(err)
+	}
+	e := waitEvent(t, op.ns, "sms", EventDriftCorrected)
+	if !strings.Contains(e.Note, "url") || !strings.Contains(e.Note, "status") {
+		t.Errorf("DriftCorrected says %q: want the fields named", e.Note)
+	}
+	waitFor(t, "the url back", func() (bool, string) {
+		h := op.only(t, "bob")
+		return h.URL == "https://app.example.com/a" && h.Status == "enabled", h.URL
+	})
+
+	if err := op.emu.DeleteWebhook("bob", first); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, op.ns, "sms", EventRecreated)
+	waitFor(t, "a new webhook recorded", func() (bool, string) {
+		s := get(t, op.ns, "sms")
+		return s.Status.WebhookID != "" && s.Status.WebhookID != first && op.only(t, "bob").ID == s.Status.WebhookID, s.Status.WebhookID
+	})
+}
+
+func TestAdoptByIDNeverCreates(t *testing.T) {
+	op := startOperator(t, Options{})
+	op.account(t, "creds", "carol")
+	existing, err := op.emu.PutWebhook("carol", everlytic.Webhook{URL: "https://old.example.com/", Verb: "GET", EventTypes: []everlytic.EventType{everlytic.Bounce}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := op.newHook("adopt", "creds", "https://app.example.com/sms", v1.EventReply, v1.EventBounce)
+	w.Spec.WebhookID = v1.WebhookID(existing.ID)
+	mustCreate(t, w)
+	got := waitReason(t, op.ns, "adopt", ReasonSynced)
+	h := op.only(t, "carol")
+	if got.Status.WebhookID != existing.ID || h.URL != "https://app.example.com/sms" || h.Verb != "post" {
+		t.Errorf("status id %s, Everlytic %+v: want %s adopted and updated", got.Status.WebhookID, h, existing.ID)
+	}
+	waitEvent(t, op.ns, "adopt", EventAdopted)
+
+	// Removed outside the operator: adopted, so not created again.
+	if err := op.emu.DeleteWebhook("carol", existing.ID); err != nil {
+		t.Fatal(err)
+	}
+	s := waitReason(t, op.ns, "adopt", ReasonWebhookNotFound)
+	if _, m := readyReason(s); !strings.Contains(m, existing.ID) {
+		t.Errorf("message %q: want the id named", m)
+	}
+	if n := op.emu.Requests("carol"); n[everlytictest.OpCreate] != 0 {
+		t.Errorf("an adopted webhook was created: %v", n)
+	}
+
+	// An id that was never there.
+	w = op.newHook("ghost", "creds", "https://app.example.com/sms", v1.EventReply)
+	w.Spec.WebhookID = "4e54180d-597e-4e24-b712-862f04d385ad"
+	mustCreate(t, w)
+	waitReason(t, op.ns, "ghost", ReasonWebhookNotFound)
+
+	// A second object claiming the same webhook is refused.
+	keep, err := op.emu.PutWebhook("carol", everlytic.Webhook{URL: "https://k.example.com/", Verb: "POST", EventTypes: []everlytic.EventType{everlytic.Sent}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"first", "second"} {
+		w := op.newHook(name, "creds", "https://k.example.com/"+name, v1.EventSent)
+		w.Spec.WebhookID = v1.WebhookID(keep.ID)
+		mustCreate(t, w)
+		waitFor(t, name+" handled", func() (bool, string) { r, _ := readyReason(get(t, op.ns, name)); return r != "", r })
+	}
+	waitReason(t, op.ns, "first", ReasonSynced)
+	s = waitReason(t, op.ns, "second", ReasonConflict)
+	if _, m := readyReason(s); !strings.Contains(m, op.ns+"/first") {
+		t.Errorf("Conflict says %q: want the other object named", m)
+	}
+	if n := op.emu.Requests("carol"); n[everlytictest.OpCreate] != 0 {
+		t.Errorf("adopting objects created webhooks: %v", n)
+	}
+}
+
+func TestDeletionPoliciesAndSuspend(t *testing.T) {
+	op := startOperator(t, Options{})
+	op.account(t, "creds", "dave")
+	mustCreate(t, op.newHook("gone", "creds", "https://app.example.com/gone", v1.EventSent))
+	orphan := op.newHook("kept", "creds", "https://app.example.com/kept", v1.EventSent)
+	orphan.Spec.DeletionPolicy = v1.DeletionPolicyOrphan
+	mustCreate(t, orphan)
+	goneID := waitReason(t, op.ns, "gone", ReasonSynced).Status.WebhookID
+	keptID := waitReason(t, op.ns, "kept", ReasonSynced).Status.WebhookID
+
+	for _, name := range []string{"gone", "kept"} {
+		if err := testClient.Delete(context.Background(), &v1.EverlyticSMSWebhook{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: op.ns}}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, name+" deleted", func() (bool, string) {
+			err := testClient.Get(context.Background(), client.ObjectKey{Namespace: op.ns, Name: name}, &v1.EverlyticSMSWebhook{})
+			return apierrors.IsNotFound(err), "still there"
+		})
+	}
+	if _, ok := op.emu.Webhook("dave", goneID); ok {
+		t.Errorf("deletionPolicy Delete left webhook %s", goneID)
+	}
+	if _, ok := op.emu.Webhook("dave", keptID); !ok {
+		t.Errorf("deletionPolicy Orphan deleted webhook %s", keptID)
+	}
+
+	// A 404 on delete counts as done.
+	mustCreate(t, op.newHook("again", "creds", "https://app.example.com/again", v1.EventSent))
+	againID := waitReason(t, op.ns, "again", ReasonSynced).Status.WebhookID
+	op.emu.InjectFault(everlytictest.Fault{Account: "dave", Op: everlytictest.OpDelete, Status: 404, AfterStore: true})
+	if err := testClient.Delete(context.Background(), &v1.EverlyticSMSWebhook{ObjectMeta: metav1.ObjectMeta{Name: "again", Namespace: op.ns}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "again deleted", func() (bool, string) {
+		err := testClient.Get(context.Background(), client.ObjectKey{Namespace: op.ns, Name: "again"}, &v1.EverlyticSMSWebhook{})
+		return apierrors.IsNotFound(err), "still there"
+	})
+	if _, ok := op.emu.Webhook("dave", againID); ok {
+		t.Errorf("webhook %s still there", againID)
+	}
+
+	// Suspended: no call at all.
+	sus := op.newHook("suspended", "creds", "https://app.example.com/s", v1.EventSent)
+	sus.Spec.Suspend = true
+	op.emu.ResetRequests("dave")
+	mustCreate(t, sus)
+	waitReason(t, op.ns, "suspended", ReasonSuspended)
+	time.Sleep(2 * time.Second)
+	for op, n := range op.emu.Requests("dave") {
+		if n != 0 {
+			t.Errorf("a suspended object made %d %s requests", n, op)
+		}
+	}
+}
+
+func TestInputsAndRefusalsAreReportedWithoutWrites(t *testing.T) {
+	op := startOperator(t, Options{AllowedEndpoints: []string{"127.0.0.1", "localhost"}, WebhookSecretSelector: labels.SelectorFromSet(labels.Set{"everlytic.webhooks.dev/referable": "true"})})
+	op.account(t, "creds", "erin")
+
+	// Credentials Secret missing, then created.
+	mustCreate(t, op.newHook("late", "late-creds", "https://app.example.com/late", v1.EventSent))
+	s := waitReason(t, op.ns, "late", ReasonCredentialsNotFound)
+	if _, m := readyReason(s); !strings.Contains(m, "late-creds") || meta.IsStatusConditionTrue(s.Status.Conditions, status.ConditionStalled) {
+		t.Errorf("CredentialsNotFound: %q, stalled %v", m, meta.IsStatusConditionTrue(s.Status.Conditions, status.ConditionStalled))
+	}
+	key := op.secret("ek-late-" + op.ns)
+	if err := op.emu.AddAccount("late", key); err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "late-creds", Namespace: op.ns}, StringData: map[string]string{"username": "late", "apiKey": key}})
+	waitReason(t, op.ns, "late", ReasonSynced)
+
+	// Wrong API key: 401, Stalled.
+	mustCreate(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "wrong", Namespace: op.ns},
+		StringData: map[string]string{"username": "erin", "apiKey": op.secret("ek-wrong-" + op.ns)}})
+	mustCreate(t, op.newHook("unauth", "wrong", "https://app.example.com/u", v1.EventSent))
+	s = waitReason(t, op.ns, "unauth", ReasonUnauthorized)
+	if _, m := readyReason(s); !strings.Contains(m, "Invalid credentials.") {
+		t.Errorf("Unauthorized says %q", m)
+	}
+
+	// A 400 names the field.
+	op.emu.InjectFault(everlytictest.Fault{Account: "erin", Op: everlytictest.OpCreate, Status: 400,
+		Message: `The payload for the webhook is not in the correct format. {"webhook.url":["The webhook.url format is invalid."]}`})
+	mustCreate(t, op.newHook("refused", "creds", "https://app.example.com/r", v1.EventSent))
+	s = waitReason(t, op.ns, "refused", ReasonRejected)
+	if _, m := readyReason(s); !strings.Contains(m, "webhook.url: The webhook.url format is invalid.") {
+		t.Errorf("Rejected says %q: want the field and its message", m)
+	}
+
+	// A value that cannot be sent, a Secret that may not be sent, a
+	// receiver-auth Secret missing.
+	mustCreate(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "newline", Namespace: op.ns},
+		StringData: map[string]string{"username": "erin", "apiKey": op.secret("ek-nl-"+op.ns) + "\n"}})
+	mustCreate(t, op.newHook("newline", "newline", "https://app.example.com/n", v1.EventSent))
+	waitReason(t, op.ns, "newline", ReasonInvalidSpec)
+	op.receiverAuth(t, "unlabelled", "u", "pw-unlabelled-"+op.ns, nil)
+	w := op.newHook("notallowed", "creds", "https://app.example.com/na", v1.EventSent)
+	w.Spec.ReceiverAuthRef = &v1.ReceiverAuthReference{Name: "unlabelled"}
+	mustCreate(t, w)
+	waitReason(t, op.ns, "notallowed", ReasonSecretNotAllowed)
+	w = op.newHook("noauth", "creds", "https://app.example.com/nx", v1.EventSent)
+	w.Spec.ReceiverAuthRef = &v1.ReceiverAuthReference{Name: "absent"}
+	mustCreate(t, w)
+	waitReason(t, op.ns, "noauth", ReasonSecretNotFound)
+
+	// An endpoint outside --everlytic-endpoints is never called.
+	w = op.newHook("elsewhere", "creds", "https://internal.example.com", v1.EventSent)
+	w.Spec.Endpoint = "https://kubernetes.default.example.com"
+	mustCreate(t, w)
+	s = waitReason(t, op.ns, "elsewhere", ReasonEndpointNotAllowed)
+	if _, m := readyReason(s); !strings.Contains(m, "127.0.0.1") {
+		t.Errorf("EndpointNotAllowed says %q: want the allowed hosts", m)
+	}
+
+	// Moving a created webhook's object to another endpoint writes nothing.
+	update(t, op.ns, "late", func(w *v1.EverlyticSMSWebhook) {
+		w.Spec.Endpoint = v1.Endpoint(strings.Replace(op.endpoint, "127.0.0.1", "localhost", 1))
+	})
+	waitReason(t, op.ns, "late", ReasonEndpointChanged)
+	// Only "refused" may have created a webhook (its retry, after the
+	// fault, succeeds); every other object was stopped before any write.
+	hooks, _ := op.emu.Webhooks("erin")
+	for _, h := range hooks {
+		if h.URL != "https://app.example.com/r" {
+			t.Errorf("a refused object wrote webhook %+v", h)
+		}
+	}
+}
+
+func TestTransientFailuresKeepReadyAndRateLimitsWait(t *testing.T) {
+	op := startOperator(t, Options{})
+	op.account(t, "creds", "fay")
+	mustCreate(t, op.newHook("sms", "creds", "https://app.example.com/f", v1.EventSent))
+	waitReason(t, op.ns, "sms", ReasonSynced)
+
+	op.emu.InjectFault(everlytictest.Fault{Account: "fay", Op: everlytictest.OpGet, Status: 503, Count: 3})
+	waitFor(t, "Reconciling beside Ready", func() (bool, string) {
+		s := get(t, op.ns, "sms")
+		return meta.IsStatusConditionTrue(s.Status.Conditions, status.ConditionReady) &&
+			meta.IsStatusConditionTrue(s.Status.Conditions, status.ConditionReconciling), "not yet"
+	})
+	waitReason(t, op.ns, "sms", ReasonSynced)
+
+	op.emu.InjectFault(everlytictest.Fault{Account: "fay", Op: everlytictest.OpCreate, Status: 429, RetryAfter: "2", Count: 2})
+	mustCreate(t, op.newHook("limited", "creds", "https://app.example.com/l", v1.EventSent))
+	waitReason(t, op.ns, "limited", ReasonRateLimited)
+	waitReason(t, op.ns, "limited", ReasonSynced)
+	if hooks, _ := op.emu.Webhooks("fay"); len(hooks) != 2 {
+		t.Errorf("account holds %d webhooks, want 2", len(hooks))
+	}
+}
+
+func TestWithoutReadByIDTheWebhookIsRewrittenEachInterval(t *testing.T) {
+	op := startOperator(t, Options{})
+	op.account(t, "creds", "gus")
+	op.emu.SetGetByIDAvailable(false)
+	mustCreate(t, op.newHook("sms", "creds", "https://app.example.com/g", v1.EventSent))
+	waitFor(t, "Rewrite mode", func() (bool, string) {
+		s := get(t, op.ns, "sms")
+		r, m := readyReason(s)
+		return r == ReasonSynced && s.Status.DriftDetection == v1.DriftDetectionRewrite && strings.Contains(m, "written whole each interval"), r + " " + string(s.Status.DriftDetection)
+	})
+	op.emu.ResetRequests("gus")
+	time.Sleep(3500 * time.Millisecond)
+	if n := op.emu.Requests("gus"); n[everlytictest.OpUpdate] < 2 || n[everlytictest.OpCreate] != 0 {
+		t.Errorf("requests %v: want a PUT each interval and no create", n)
+	}
+	op.only(t, "gus")
+}
+
+// An answer lost after the create landed: the mark in status makes the next
+// sync look for the webhook instead of creating a second one. Two matches
+// stop the object until a person decides.
+func TestAnInterruptedCreateIsFoundNotRepeated(t *testing.T) {
+	op := startOperator(t, Options{})
+	op.account(t, "creds", "hal")
+	op.emu.InjectFault(everlytictest.Fault{Account: "hal", Op: everlytictest.OpCreate, Status: 502, AfterStore: true})
+	mustCreate(t, op.newHook("sms", "creds", "https://app.example.com/h", v1.EventSent, v1.EventReply))
+	s := waitReason(t, op.ns, "sms", ReasonSynced)
+	hook := op.only(t, "hal")
+	if s.Status.WebhookID != hook.ID || s.Status.CreatePendingSince != nil {
+		t.Errorf("status %+v: want id %s and no pending mark", s.Status, hook.ID)
+	}
+	if n := op.emu.Requests("hal"); n[everlytictest.OpCreate] != 1 || n[everlytictest.OpList] < 1 {
+		t.Errorf("requests %v: want one create and a list", n)
+	}
+
+	// The same, with a twin added meanwhile: nothing is adopted or created.
+	op.emu.InjectFault(everlytictest.Fault{Account: "hal", Op: everlytictest.OpCreate, Status: 502, AfterStore: true})
+	op.emu.InjectFault(everlytictest.Fault{Account: "hal", Op: everlytictest.OpList, Latency: 2 * time.Second})
+	mustCreate(t, op.newHook("twin", "creds", "https://app.example.com/twin", v1.EventSent))
+	waitFor(t, "the lost create", func() (bool, string) {
+		hooks, _ := op.emu.Webhooks("hal")
+		return len(hooks) == 2, "not yet"
+	})
+	if _, err := op.emu.PutWebhook("hal", everlytic.Webhook{URL: "https://app.example.com/twin", Verb: "POST", EventTypes: []everlytic.EventType{everlytic.Sent}}); err != nil {
+		t.Fatal(err)
+	}
+	s = waitReason(t, op.ns, "twin", ReasonCreatePending)
+	if _, m := readyReason(s); !strings.Contains(m, "2 webhooks") {
+		t.Errorf("CreatePending says %q", m)
+	}
+	hooks, _ := op.emu.Webhooks("hal")
+	if len(hooks) != 3 || op.emu.Requests("hal")[everlytictest.OpCreate] != 2 {
+		t.Fatalf("account holds %d webhooks after %d creates, want 3 after 2", len(hooks), op.emu.Requests("hal")[everlytictest.OpCreate])
+	}
+	// A person deletes the extra one: the other is adopted.
+	if err := op.emu.DeleteWebhook("hal", hooks[2].ID); err != nil {
+		t.Fatal(err)
+	}
+	s = waitReason(t, op.ns, "twin", ReasonSynced)
+	if s.Status.WebhookID != hooks[1].ID {
+		t.Errorf("twin adopted %s, want %s", s.Status.WebhookID, hooks[1].ID)
+	}
+}

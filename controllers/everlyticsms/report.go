@@ -1,0 +1,60 @@
+package everlyticsms
+
+import (
+	"context"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/sendblue-operator/sendblue-operator/api/everlytic/v1alpha1"
+	"github.com/sendblue-operator/sendblue-operator/controllers/status"
+)
+
+// report writes status (only if it changed), the events of what the sync
+// did, and a Warning when the reason changes to a failure.
+func (r *Reconciler) report(ctx context.Context, w *v1.EverlyticSMSWebhook, o outcome) error {
+	before := w.DeepCopy()
+	st := &w.Status
+	if ob := o.observed; ob != nil {
+		r.events(w, ob)
+		st.WebhookID, st.Endpoint = ob.id, normalEndpoint(string(w.Spec.Endpoint))
+		st.CreatePendingSince = nil
+		st.Enabled, st.DriftDetection, st.ReceiverAuthRevision = ob.status, ob.mode, ob.authRevision
+	}
+	if v, ok := w.Annotations[AnnotationRequestedAt]; ok {
+		st.LastHandledReconcileAt = v
+	}
+	prev := status.Explaining(st.Conditions, w.Generation)
+	changed := prev == nil || prev.Reason != o.Reason || prev.Message != o.Message
+	status.Set(&st.Conditions, &st.ObservedGeneration, w.Generation, o.Outcome)
+	r.Metrics.setReason(w, o.Reason)
+	if !o.Ready && changed && o.Reason != ReasonSuspended {
+		r.Recorder.Eventf(w, nil, "Warning", o.Reason, "Sync", "%s", o.Message)
+	}
+	if equality.Semantic.DeepEqual(before.Status, w.Status) {
+		return nil
+	}
+	return client.IgnoreNotFound(r.Client.Status().Patch(ctx, w, client.MergeFrom(before)))
+}
+
+// events says what a sync did to the webhook.
+func (r *Reconciler) events(w *v1.EverlyticSMSWebhook, ob *observed) {
+	switch {
+	case ob.created:
+		r.Recorder.Eventf(w, nil, "Normal", EventCreated, "Sync", "created webhook %s", ob.id)
+	case ob.recreated:
+		r.Recorder.Eventf(w, nil, "Normal", EventCreated, "Sync", "created webhook %s in place of the one deleted outside the operator", ob.id)
+	case ob.adopted && w.Status.WebhookID == "":
+		r.Recorder.Eventf(w, nil, "Normal", EventAdopted, "Sync", "adopted webhook %s", ob.id)
+	}
+	if len(ob.corrected) == 0 || ob.created || ob.recreated {
+		return
+	}
+	r.Metrics.corrections.WithLabelValues(strings.Join(ob.corrected, ",")).Inc()
+	if w.Status.ObservedGeneration == w.Generation && !strings.Contains(strings.Join(ob.corrected, ","), "password") {
+		r.Recorder.Eventf(w, nil, "Normal", EventDriftCorrected, "Sync", "webhook %s differed on Everlytic (%s): written again", ob.id, strings.Join(ob.corrected, ", "))
+		return
+	}
+	r.Recorder.Eventf(w, nil, "Normal", EventUpdated, "Sync", "updated webhook %s (%s)", ob.id, strings.Join(ob.corrected, ", "))
+}

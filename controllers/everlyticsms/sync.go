@@ -1,0 +1,282 @@
+package everlyticsms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/sendblue-operator/sendblue-operator/api/everlytic/v1alpha1"
+	"github.com/sendblue-operator/sendblue-operator/controllers/everlytic"
+)
+
+// observed is what Everlytic held after a sync, and what the sync did.
+type observed struct {
+	id           string
+	status       string
+	mode         v1.DriftDetection
+	authRevision string
+	// corrected lists the fields written because they differed.
+	corrected []string
+	// created, adopted, recreated: how the id was found.
+	created, adopted, recreated bool
+}
+
+// sync brings the webhook in line with the object: the external side.
+// Errors are classified by classify.
+func (r *Reconciler) sync(ctx context.Context, w *v1.EverlyticSMSWebhook) (outcome, error) {
+	api, in, err := r.client(ctx, w)
+	if err != nil {
+		return outcome{}, err
+	}
+	if err := r.checkClaims(ctx, w); err != nil {
+		return outcome{}, err
+	}
+	d := desiredOf(w, in.auth, in.authRevision)
+	switch {
+	case w.Status.WebhookID != "":
+		return r.enforce(ctx, w, api, d, w.Status.WebhookID, observed{})
+	case w.Adopted():
+		return r.enforce(ctx, w, api, d, string(w.Spec.WebhookID), observed{adopted: true})
+	}
+	return r.create(ctx, w, api, d, false)
+}
+
+// enforce reads the webhook and writes it whole when it differs.
+func (r *Reconciler) enforce(ctx context.Context, w *v1.EverlyticSMSWebhook, api API, d desired, id string, o observed) (outcome, error) {
+	o.id, o.mode, o.authRevision = id, v1.DriftDetectionRead, w.Status.ReceiverAuthRevision
+	got, err := api.Get(ctx, id)
+	var nf *everlytic.NotFoundError
+	switch {
+	case errors.As(err, &nf):
+		return r.rewrite(ctx, w, api, d, o)
+	case err != nil:
+		return outcome{}, &readFailure{err}
+	}
+	diffs := differences(d, *got, w.Status.ReceiverAuthRevision)
+	if len(diffs) == 0 {
+		o.status, o.authRevision = got.Status, d.AuthRevision
+		return ready("the webhook on Everlytic is as declared", &o), nil
+	}
+	put, err := api.Update(ctx, d.webhook(id))
+	if err != nil {
+		return outcome{}, err
+	}
+	r.Metrics.writes.WithLabelValues("update").Inc()
+	if err := stored(d, put); err != nil {
+		return outcome{}, err
+	}
+	o.status, o.authRevision, o.corrected = put.Status, d.AuthRevision, diffs
+	return ready("the webhook on Everlytic is as declared", &o), nil
+}
+
+// rewrite: reading by id answered 404 or 405. Either the webhook is gone or
+// Everlytic has no read by id; the documented PUT tells which.
+func (r *Reconciler) rewrite(ctx context.Context, w *v1.EverlyticSMSWebhook, api API, d desired, o observed) (outcome, error) {
+	put, err := api.Update(ctx, d.webhook(o.id))
+	var nf *everlytic.NotFoundError
+	switch {
+	case errors.As(err, &nf) && nf.StatusCode == 404:
+		if w.Adopted() {
+			return outcome{}, &stallError{ReasonWebhookNotFound, fmt.Sprintf(
+				"webhook %s (spec.webhookID) does not exist on %s: it was deleted, or belongs to another account; nothing is created for an adopted id", o.id, w.Spec.Endpoint), true}
+		}
+		r.Recorder.Eventf(w, nil, "Warning", EventRecreated, "Sync", "webhook %s was deleted outside the operator; creating it again", o.id)
+		if err := r.recordID(ctx, w, ""); err != nil {
+			return outcome{}, err
+		}
+		return r.create(ctx, w, api, d, true)
+	case err != nil:
+		return outcome{}, err
+	}
+	r.Metrics.writes.WithLabelValues("update").Inc()
+	if err := stored(d, put); err != nil {
+		return outcome{}, err
+	}
+	o.mode, o.status, o.authRevision = v1.DriftDetectionRewrite, put.Status, d.AuthRevision
+	return ready("Everlytic does not answer a read by id: the webhook is written whole each interval", &o), nil
+}
+
+// stored checks that Everlytic's answer to a write holds what was sent.
+func stored(d desired, got *everlytic.Webhook) error {
+	if diffs := differences(d, *got, d.AuthRevision); len(diffs) > 0 {
+		return fmt.Errorf("everlytic answered the write of webhook %s with other values for %s", got.ID, strings.Join(diffs, ", "))
+	}
+	return nil
+}
+
+// create creates the webhook, marking the create in status first. A mark
+// found set means an earlier create may have landed without its answer
+// being recorded: the webhook is looked for before anything is created.
+func (r *Reconciler) create(ctx context.Context, w *v1.EverlyticSMSWebhook, api API, d desired, recreated bool) (outcome, error) {
+	if w.Status.CreatePendingSince != nil {
+		id, err := r.findLost(ctx, w, api, d)
+		if err != nil {
+			return outcome{}, err
+		}
+		if id != "" {
+			if err := r.recordID(ctx, w, id); err != nil {
+				return outcome{}, err
+			}
+			return r.enforce(ctx, w, api, d, id, observed{adopted: true})
+		}
+		// Nothing matches: the create did not land.
+	}
+	if err := r.markPending(ctx, w); err != nil {
+		return outcome{}, err
+	}
+	got, err := api.Create(ctx, d.webhook(""))
+	if err != nil {
+		if refused(err) {
+			// Everlytic answered and created nothing.
+			_ = r.recordID(ctx, w, "")
+		}
+		return outcome{}, err
+	}
+	r.Metrics.writes.WithLabelValues("create").Inc()
+	if err := r.recordID(ctx, w, got.ID); err != nil {
+		return outcome{}, err
+	}
+	if err := stored(d, got); err != nil {
+		return outcome{}, err
+	}
+	o := observed{id: got.ID, status: got.Status, mode: v1.DriftDetectionRead, authRevision: d.AuthRevision, created: !recreated, recreated: recreated}
+	return ready("the webhook on Everlytic is as declared", &o), nil
+}
+
+// refused says whether Everlytic answered a request without acting on it.
+func refused(err error) bool {
+	var (
+		unauthorized *everlytic.UnauthorizedError
+		badRequest   *everlytic.BadRequestError
+		rateLimited  *everlytic.RateLimitedError
+		notFound     *everlytic.NotFoundError
+	)
+	return errors.As(err, &unauthorized) || errors.As(err, &badRequest) || errors.As(err, &rateLimited) || errors.As(err, &notFound)
+}
+
+// findLost looks, after an interrupted create, for the webhook it may have
+// made: the one with the same url, verb and event types that no other
+// object claims. "" when there is none. Any doubt stops with CreatePending.
+func (r *Reconciler) findLost(ctx context.Context, w *v1.EverlyticSMSWebhook, api API, d desired) (string, error) {
+	since := w.Status.CreatePendingSince.UTC().Format("2006-01-02T15:04:05Z")
+	list, err := api.List(ctx)
+	var nf *everlytic.NotFoundError
+	switch {
+	case errors.As(err, &nf):
+		return "", &stallError{ReasonCreatePending, fmt.Sprintf(
+			"a create of this webhook was interrupted at %s and Everlytic cannot list webhooks (HTTP %d) to find out whether it landed; nothing is created. "+
+				"Look for a webhook with this url on Everlytic, then delete this object and create it again, with spec.webhookID set to its id if there is one", since, nf.StatusCode), true}
+	case err != nil:
+		return "", fmt.Errorf("listing webhooks to find an interrupted create: %w", err)
+	}
+	var ids []string
+	for _, h := range list {
+		if !matches(d, h) {
+			continue
+		}
+		mine, err := r.claimable(ctx, w, h.ID)
+		if err != nil {
+			return "", err
+		}
+		if mine {
+			ids = append(ids, h.ID)
+		}
+	}
+	sort.Strings(ids)
+	switch len(ids) {
+	case 0:
+		return "", nil
+	case 1:
+		r.Recorder.Eventf(w, nil, "Normal", EventAdopted, "Sync", "found webhook %s, made by a create interrupted at %s", ids[0], since)
+		return ids[0], nil
+	}
+	return "", &stallError{ReasonCreatePending, fmt.Sprintf(
+		"a create of this webhook was interrupted at %s and %d webhooks on Everlytic match its url, verb and event types (%s); nothing is created or adopted. "+
+			"Delete the extra ones on Everlytic, or delete this object and create it again with spec.webhookID", since, len(ids), strings.Join(ids, ", ")), true}
+}
+
+// markPending records, before a create, that a create is under way. The
+// patch carries the object's resourceVersion: a view of the object older
+// than the last status write (which may hold an id or a mark) fails with a
+// conflict, and is retried, instead of creating a second webhook.
+func (r *Reconciler) markPending(ctx context.Context, w *v1.EverlyticSMSWebhook) error {
+	before := w.DeepCopy()
+	now := metav1.Now()
+	w.Status.CreatePendingSince = &now
+	w.Status.Endpoint = normalEndpoint(string(w.Spec.Endpoint))
+	return r.Client.Status().Patch(ctx, w, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+}
+
+// recordID writes status.webhookID (and clears the create mark) at once:
+// the id is what a restart needs not to create the webhook again.
+func (r *Reconciler) recordID(ctx context.Context, w *v1.EverlyticSMSWebhook, id string) error {
+	before := w.DeepCopy()
+	w.Status.WebhookID = id
+	w.Status.CreatePendingSince = nil
+	w.Status.Endpoint = normalEndpoint(string(w.Spec.Endpoint))
+	if id == "" {
+		w.Status.ReceiverAuthRevision = ""
+	}
+	return r.Client.Status().Patch(ctx, w, client.MergeFrom(before))
+}
+
+// checkClaims stops an object that claims a webhook an older object claims
+// (the same id on the same endpoint): they would fight over it, and deleting
+// one would delete the other's.
+func (r *Reconciler) checkClaims(ctx context.Context, w *v1.EverlyticSMSWebhook) error {
+	for _, c := range claims(w) {
+		other, err := r.olderClaimant(ctx, w, c)
+		if err != nil {
+			return err
+		}
+		if other != "" {
+			return &stallError{ReasonConflict, fmt.Sprintf("webhook %s is managed by %s, created earlier; nothing is written by this object", c[strings.LastIndex(c, " ")+1:], other), true}
+		}
+	}
+	return nil
+}
+
+// claimable says whether no other object claims webhook id on w's endpoint.
+func (r *Reconciler) claimable(ctx context.Context, w *v1.EverlyticSMSWebhook, id string) (bool, error) {
+	var list v1.EverlyticSMSWebhookList
+	if err := r.Client.List(ctx, &list, client.MatchingFields{indexClaims: normalEndpoint(string(w.Spec.Endpoint)) + " " + id}); err != nil {
+		return false, err
+	}
+	for i := range list.Items {
+		if list.Items[i].UID != w.UID {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// olderClaimant names an object created before w that claims c, or "".
+func (r *Reconciler) olderClaimant(ctx context.Context, w *v1.EverlyticSMSWebhook, c string) (string, error) {
+	var list v1.EverlyticSMSWebhookList
+	if err := r.Client.List(ctx, &list, client.MatchingFields{indexClaims: c}); err != nil {
+		return "", err
+	}
+	for i := range list.Items {
+		o := &list.Items[i]
+		if o.UID == w.UID {
+			continue
+		}
+		if older(o, w) {
+			return o.Namespace + "/" + o.Name, nil
+		}
+	}
+	return "", nil
+}
+
+// older orders objects by creation, then namespace and name.
+func older(a, b *v1.EverlyticSMSWebhook) bool {
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
+}
