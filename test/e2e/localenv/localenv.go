@@ -1,7 +1,7 @@
 // Package localenv runs the operator the way a user would, on one machine
 // with no cluster and no Sendblue account: a local control plane (etcd and
-// kube-apiserver on loopback, from KUBEBUILDER_ASSETS), the Sendblue
-// emulator on loopback, the real manager binary as a child process, and the
+// kube-apiserver on loopback, from KUBEBUILDER_ASSETS), the Sendblue and
+// Everlytic emulators on loopback, the real manager binary as a child process, and the
 // real kubectl. `make demo` and the end-to-end tests both use it.
 package localenv
 
@@ -19,8 +19,11 @@ import (
 	"syscall"
 	"time"
 
+	"strings"
+
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/sendblue-operator/sendblue-operator/controllers/everlytic/everlytictest"
 	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue/sendbluetest"
 )
 
@@ -35,6 +38,9 @@ type Options struct {
 	Kubectl string
 	// Accounts are the emulator's accounts, key id -> secret key.
 	Accounts map[string]string
+	// EverlyticAccounts are the Everlytic emulator's accounts, username ->
+	// API key.
+	EverlyticAccounts map[string]string
 }
 
 // Env is a running local environment.
@@ -44,6 +50,10 @@ type Env struct {
 	Kubeconfig  string
 	EmulatorURL string
 	Emulator    *sendbluetest.Server
+	// Everlytic is the Everlytic emulator, served at EmulatorURL too (its
+	// paths do not overlap Sendblue's): the manager may call it
+	// (--everlytic-endpoints 127.0.0.1).
+	Everlytic *everlytictest.Server
 	KubectlPath string
 	ManagerLog  string
 	MetricsAddr string
@@ -125,12 +135,25 @@ func Start(opts Options) (_ *Env, err error) {
 			return nil, err
 		}
 	}
+	e.Everlytic = everlytictest.NewServer()
+	for user, key := range opts.EverlyticAccounts {
+		if err := e.Everlytic.AddAccount(user, key); err != nil {
+			return nil, err
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	e.EmulatorURL = "http://" + ln.Addr().String()
-	e.httpSrv = &http.Server{Handler: e.Emulator, ReadHeaderTimeout: 10 * time.Second}
+	both := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/2.0/") || strings.HasPrefix(r.URL.Path, everlytictest.ControlPrefix) {
+			e.Everlytic.ServeHTTP(w, r)
+			return
+		}
+		e.Emulator.ServeHTTP(w, r)
+	})
+	e.httpSrv = &http.Server{Handler: both, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = e.httpSrv.Serve(ln) }()
 	return e, nil
 }
@@ -182,6 +205,7 @@ func (e *Env) StartManager(extra ...string) error {
 	args := append([]string{
 		"--kubeconfig", e.Kubeconfig,
 		"--sendblue-api-url", e.EmulatorURL,
+		"--everlytic-endpoints", "*.everlytic.net,*.everlytic.com,127.0.0.1",
 		"--metrics-bind-address", metrics,
 		"--metrics-secure=false",
 		"--health-probe-bind-address", probes,
@@ -269,6 +293,9 @@ func (e *Env) Stop() {
 	_ = e.StopManager(syscall.SIGTERM)
 	if e.Emulator != nil {
 		e.Emulator.Close()
+	}
+	if e.Everlytic != nil {
+		e.Everlytic.Close()
 	}
 	if e.httpSrv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
