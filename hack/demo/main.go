@@ -22,6 +22,10 @@ import (
 const (
 	demoKeyID  = "demo-key-0001" // config/samples/credentials-secret.yaml
 	demoSecret = "demo-secret"
+	// config/samples/everlytic_v1alpha1_everlyticsmswebhook.yaml
+	everlyticSample   = "everlytic_v1alpha1_everlyticsmswebhook.yaml"
+	demoEverlyticUser = "demo-user"
+	demoEverlyticKey  = "demo-everlytic-key"
 )
 
 func main() {
@@ -47,12 +51,13 @@ func (s *stepper) step(format string, args ...any) {
 }
 
 func run(ctx context.Context, manager string, once bool) (err error) {
-	st := &stepper{total: 6, start: time.Now()}
+	st := &stepper{total: 7, start: time.Now()}
 	root, _ := os.Getwd()
 	manager, _ = filepath.Abs(manager)
 
 	st.step("Starting a local control plane (etcd, kube-apiserver) and the Sendblue emulator")
-	env, err := localenv.Start(localenv.Options{RepoRoot: root, Manager: manager, Accounts: map[string]string{demoKeyID: demoSecret}})
+	env, err := localenv.Start(localenv.Options{RepoRoot: root, Manager: manager, Accounts: map[string]string{demoKeyID: demoSecret},
+		EverlyticAccounts: map[string]string{demoEverlyticUser: demoEverlyticKey}})
 	if err != nil {
 		return fmt.Errorf("step %d: %w", st.n, err)
 	}
@@ -76,15 +81,29 @@ func run(ctx context.Context, manager string, once bool) (err error) {
 		fmt.Print(indent(out))
 	}
 
+	st.step("Creating an EverlyticSMSWebhook (config/samples/%s, endpoint: the emulator)", everlyticSample)
+	sample, err := os.ReadFile(filepath.Join(root, "config", "samples", everlyticSample))
+	if err != nil {
+		return err
+	}
+	sample = bytes.Replace(sample, []byte("endpoint: https://live1.everlytic.net"), []byte("endpoint: "+env.EmulatorURL), 1)
+	if out, err := env.Kubectl(ctx, bytes.NewReader(sample), "apply", "-n", "default", "-f", "-"); err != nil {
+		return fmt.Errorf("step %d: kubectl apply: %v\n%s", st.n, err, out)
+	} else {
+		fmt.Print(indent(out))
+	}
+
 	st.step("Starting the operator (%s)", relative(root, manager))
 	if err := env.StartManager(); err != nil {
 		return fmt.Errorf("step %d: %w", st.n, err)
 	}
 	fmt.Printf("      log: %s\n      metrics: http://%s/metrics\n", env.ManagerLog, env.MetricsAddr)
 
-	st.step("Waiting until every SendblueWebhookSet is Ready")
-	if out, err := env.Kubectl(ctx, nil, "wait", "--for=condition=Ready", "sbws", "--all", "-A", "--timeout=90s"); err != nil {
-		return fmt.Errorf("step %d: kubectl wait: %v\n%s", st.n, err, out)
+	st.step("Waiting until every SendblueWebhookSet and EverlyticSMSWebhook is Ready")
+	for _, kind := range []string{"sbws", "elsw"} {
+		if out, err := env.Kubectl(ctx, nil, "wait", "--for=condition=Ready", kind, "--all", "-A", "--timeout=90s"); err != nil {
+			return fmt.Errorf("step %d: kubectl wait %s: %v\n%s", st.n, kind, err, out)
+		}
 	}
 	fmt.Printf("      converged %s after start\n", time.Since(st.start).Round(100*time.Millisecond))
 
@@ -101,14 +120,25 @@ func run(ctx context.Context, manager string, once bool) (err error) {
 	var pretty bytes.Buffer
 	_ = json.Indent(&pretty, stored, "      ", "  ")
 	fmt.Printf("The emulator's account %s now holds:\n      %s\n\n", demoKeyID, pretty.String())
+	out, _ = env.Kubectl(ctx, nil, "get", "messagingwebhooks", "-A")
+	fmt.Printf("$ kubectl get messagingwebhooks -A   # both kinds, one category\n%s\n", out)
+	hooks, err := env.Everlytic.Webhooks(demoEverlyticUser)
+	if err != nil {
+		return err
+	}
+	for _, h := range hooks {
+		fmt.Printf("The Everlytic emulator's account %s holds webhook %s: %s %s for %v, %s\n\n", demoEverlyticUser, h.ID, strings.ToUpper(h.Verb), h.URL, h.EventTypes, h.Status)
+	}
 
 	st.step("Running. Try it from another terminal:")
 	fmt.Printf(`      export KUBECONFIG=%s
       kubectl edit sbws messaging          # change a URL, watch it converge
       kubectl get sbws -w
+      kubectl get elsw sms-delivery -o yaml   # the Everlytic webhook's status
+      curl -s %s/_emulator/everlytic/accounts/%s/webhooks   # the Everlytic account
       curl -s %s/_emulator/accounts/%s/webhooks   # the account as Sendblue would see it
       curl -s -X PUT %s/_emulator/accounts/%s/webhooks -d '{"receive":[],"call_log":[],"line_blocked":[],"line_assigned":[],"outbound":[],"contact_created":[]}'   # "empty it in the dashboard": drift
-`, env.Kubeconfig, env.EmulatorURL, demoKeyID, env.EmulatorURL, demoKeyID)
+`, env.Kubeconfig, env.EmulatorURL, demoEverlyticUser, env.EmulatorURL, demoKeyID, env.EmulatorURL, demoKeyID)
 	if once {
 		return nil
 	}
