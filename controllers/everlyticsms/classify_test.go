@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"k8s.io/apimachinery/pkg/types"
 
 	v1 "github.com/sendblue-operator/sendblue-operator/api/everlytic/v1alpha1"
 	"github.com/sendblue-operator/sendblue-operator/controllers/everlytic"
@@ -97,5 +100,21 @@ func TestEndpointAllowed(t *testing.T) {
 		if got := endpointAllowed(raw, allowed); got != want {
 			t.Errorf("endpointAllowed(%q) = %v, want %v", raw, got, want)
 		}
+	}
+}
+
+func TestTheReasonGaugeForgetsDeletedObjects(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	w := &v1.EverlyticSMSWebhook{}
+	w.Namespace, w.Name = "ns", "a"
+	m.setReason(w, ReasonSynced)
+	m.setReason(w, ReasonSuspended)
+	if got := testutil.ToFloat64(m.objects.WithLabelValues(ReasonSynced)) + testutil.ToFloat64(m.objects.WithLabelValues(ReasonSuspended)); got != 1 {
+		t.Fatalf("one object counted %v times", got)
+	}
+	m.forget(types.NamespacedName{Namespace: "ns", Name: "a"})
+	if got := testutil.ToFloat64(m.objects.WithLabelValues(ReasonSuspended)); got != 0 {
+		t.Errorf("a deleted object still counts: %v", got)
 	}
 }

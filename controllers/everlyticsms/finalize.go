@@ -40,7 +40,7 @@ func (r *Reconciler) finalize(ctx context.Context, w *v1.EverlyticSMSWebhook) (c
 	}
 	patch := client.MergeFrom(w.DeepCopy())
 	controllerutil.RemoveFinalizer(w, Finalizer)
-	r.Metrics.forget(w)
+	r.Metrics.forget(client.ObjectKeyFromObject(w))
 	return ctrl.Result{}, client.IgnoreNotFound(r.Client.Patch(ctx, w, patch))
 }
 

@@ -24,7 +24,7 @@ type Metrics struct {
 	objects     *prometheus.GaugeVec
 
 	mu      sync.Mutex
-	reasons map[types.UID]string
+	reasons map[types.NamespacedName]string
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: the
@@ -55,7 +55,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "everlytic_smswebhooks",
 			Help: "EverlyticSMSWebhooks by the reason of their Ready condition.",
 		}, []string{"reason"}),
-		reasons: map[types.UID]string{},
+		reasons: map[types.NamespacedName]string{},
 	}
 	reg.MustRegister(m.requests, m.latency, m.writes, m.corrections, m.objects)
 	for _, r := range AllReasons() {
@@ -65,24 +65,26 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 func (m *Metrics) setReason(w *v1.EverlyticSMSWebhook, reason string) {
+	k := types.NamespacedName{Namespace: w.Namespace, Name: w.Name}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if old, ok := m.reasons[w.UID]; ok {
+	if old, ok := m.reasons[k]; ok {
 		if old == reason {
 			return
 		}
 		m.objects.WithLabelValues(old).Dec()
 	}
-	m.reasons[w.UID] = reason
+	m.reasons[k] = reason
 	m.objects.WithLabelValues(reason).Inc()
 }
 
-func (m *Metrics) forget(w *v1.EverlyticSMSWebhook) {
+// forget drops an object that is gone (or going) from the gauge.
+func (m *Metrics) forget(k types.NamespacedName) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if old, ok := m.reasons[w.UID]; ok {
+	if old, ok := m.reasons[k]; ok {
 		m.objects.WithLabelValues(old).Dec()
-		delete(m.reasons, w.UID)
+		delete(m.reasons, k)
 	}
 }
 
