@@ -1,11 +1,15 @@
--- Argo CD health check for sendblue.webhooks.dev/SendblueWebhookSet.
--- Install under resource.customizations.health.sendblue.webhooks.dev_SendblueWebhookSet
+-- Argo CD health check for every kind of the operator:
+-- sendblue.webhooks.dev/SendblueWebhookSet and
+-- everlytic.webhooks.dev/EverlyticSMSWebhook report Ready, Reconciling and
+-- Stalled the same way (controllers/status). Install it under
+-- resource.customizations.health.sendblue.webhooks.dev_SendblueWebhookSet and
+-- resource.customizations.health.everlytic.webhooks.dev_EverlyticSMSWebhook
 -- in the argocd-cm ConfigMap (see config/argocd/README.md).
 local hs = {}
 
 if obj.spec ~= nil and obj.spec.suspend == true then
   hs.status = "Suspended"
-  hs.message = "spec.suspend is true: no Sendblue API calls are made"
+  hs.message = "spec.suspend is true: no provider API calls are made"
   return hs
 end
 
@@ -76,20 +80,16 @@ if current(reconciling) and reconciling.status == "True" then
   return hs
 end
 
--- Status written by an operator before Reconciling existed.
+-- Ready=False alone: a status written before Reconciling existed. Every
+-- reason but Progressing (waiting for a first sync) and Suspended is a
+-- failure.
 if current(ready) and ready.status == "False" then
-  local failures = {
-    CredentialsNotFound = true, SecretNotFound = true, Unauthorized = true, InvalidSpec = true,
-    Conflict = true, RateLimited = true, APIError = true, DriftDetected = true,
-    IncompleteRead = true, WriteMismatch = true, AccountTooLarge = true, AccountChanged = true,
-    SecretNotAllowed = true,
-  }
   if ready.reason == "Suspended" then
     hs.status = "Suspended"
-  elseif failures[ready.reason] then
-    hs.status = "Degraded"
-  else
+  elseif ready.reason == "Progressing" then
     hs.status = "Progressing"
+  else
+    hs.status = "Degraded"
   end
   hs.message = describe(ready)
   return hs

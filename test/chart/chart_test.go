@@ -88,10 +88,17 @@ func documents(t *testing.T, rendered string) []*unstructured.Unstructured {
 // (make manifests) of config/: one source, and a stale copy fails here.
 func TestChartCopiesMatchTheirSources(t *testing.T) {
 	pairs := map[string]string{
-		"files/crds/sendblue.webhooks.dev_sendbluewebhooksets.yaml": "../../config/crd/bases/sendblue.webhooks.dev_sendbluewebhooksets.yaml",
-		"files/manager-role.yaml":                                   "../../config/rbac/manager/role.yaml",
-		"files/prometheusrule.yaml":                                 "../../config/prometheus/prometheusrule.yaml",
-		"files/sendblue-operator-dashboard.json":                    "../../config/grafana/sendblue-operator-dashboard.json",
+		"files/manager-role.yaml":                "../../config/rbac/manager/role.yaml",
+		"files/prometheusrule.yaml":              "../../config/prometheus/prometheusrule.yaml",
+		"files/sendblue-operator-dashboard.json": "../../config/grafana/sendblue-operator-dashboard.json",
+	}
+	// Every CRD (SendblueWebhookSet, EverlyticSMSWebhook, ...).
+	sources, _ := filepath.Glob("../../config/crd/bases/*.yaml")
+	if len(sources) < 2 {
+		t.Errorf("config/crd/bases holds %d CRDs, want at least SendblueWebhookSet's and EverlyticSMSWebhook's", len(sources))
+	}
+	for _, source := range sources {
+		pairs["files/crds/"+filepath.Base(source)] = source
 	}
 	for copyPath, source := range pairs {
 		a, err := os.ReadFile(filepath.Join(chart, copyPath))
@@ -107,7 +114,6 @@ func TestChartCopiesMatchTheirSources(t *testing.T) {
 		}
 	}
 	crds, _ := filepath.Glob(filepath.Join(chart, "files/crds/*.yaml"))
-	sources, _ := filepath.Glob("../../config/crd/bases/*.yaml")
 	if len(crds) != len(sources) {
 		t.Errorf("the chart holds %d CRDs, config/crd/bases %d", len(crds), len(sources))
 	}
@@ -147,14 +153,17 @@ func TestTemplate(t *testing.T) {
 			}
 		}
 		want := map[string]map[string]int{
-			"default":               {"Deployment": 1, "CustomResourceDefinition": 1, "ClusterRole": 5, "Service": 1, "ServiceMonitor": 0, "PrometheusRule": 0},
-			"namespaced+monitoring": {"Deployment": 1, "CustomResourceDefinition": 1, "Role": 3, "RoleBinding": 3, "ServiceMonitor": 1, "PrometheusRule": 1, "ConfigMap": 1, "PodDisruptionBudget": 1},
+			"default":               {"Deployment": 1, "CustomResourceDefinition": 2, "ClusterRole": 5, "Service": 1, "ServiceMonitor": 0, "PrometheusRule": 0},
+			"namespaced+monitoring": {"Deployment": 1, "CustomResourceDefinition": 2, "Role": 3, "RoleBinding": 3, "ServiceMonitor": 1, "PrometheusRule": 1, "ConfigMap": 1, "PodDisruptionBudget": 1},
 			"minimal":               {"Deployment": 1, "CustomResourceDefinition": 0, "ClusterRole": 0, "Role": 0, "ServiceAccount": 0, "Service": 0, "PodDisruptionBudget": 1},
 		}[name]
 		for kind, n := range want {
 			if kinds[kind] != n {
 				t.Errorf("%s: %d %s, want %d (all: %v)", name, kinds[kind], kind, n, kinds)
 			}
+		}
+		if name != "minimal" {
+			kindsCovered(t, name, documents(t, out))
 		}
 		if name == "namespaced+monitoring" {
 			for _, u := range documents(t, out) {
@@ -164,6 +173,81 @@ func TestTemplate(t *testing.T) {
 			}
 		}
 	}
+}
+
+// kindsCovered checks that every kind whose CRD the chart installs
+// (SendblueWebhookSet, EverlyticSMSWebhook) is in the manager's rules (the
+// ClusterRole, or each namespace's Role), with its status and finalizers,
+// and in the editor and viewer ClusterRoles people are given.
+func kindsCovered(t *testing.T, set string, docs []*unstructured.Unstructured) {
+	t.Helper()
+	type resource struct{ group, name string }
+	var kinds []resource
+	for _, u := range docs {
+		if u.GetKind() == "CustomResourceDefinition" {
+			group, _, _ := unstructured.NestedString(u.Object, "spec", "group")
+			plural, _, _ := unstructured.NestedString(u.Object, "spec", "names", "plural")
+			kinds = append(kinds, resource{group, plural})
+		}
+	}
+	if len(kinds) != 2 {
+		t.Errorf("%s: %d CRDs rendered (%v), want SendblueWebhookSet's and EverlyticSMSWebhook's", set, len(kinds), kinds)
+	}
+	// grants reports whether a role's rules grant verbs on group/resource.
+	grants := func(u *unstructured.Unstructured, r resource, verbs ...string) bool {
+		rules, _, _ := unstructured.NestedSlice(u.Object, "rules")
+		for _, v := range verbs {
+			found := false
+			for _, raw := range rules {
+				rule, _ := raw.(map[string]any)
+				if has(rule["apiGroups"], r.group) && has(rule["resources"], r.name) && has(rule["verbs"], v) {
+					found = true
+				}
+			}
+			if !found {
+				return false
+			}
+		}
+		return true
+	}
+	roles := 0
+	for _, u := range docs {
+		name := u.GetName()
+		var want map[string][]string
+		switch {
+		case (u.GetKind() == "ClusterRole" || u.GetKind() == "Role") && strings.HasSuffix(name, "-manager"):
+			roles++
+			want = map[string][]string{"": {"get", "list", "watch", "patch", "update"}, "/status": {"get", "patch", "update"}, "/finalizers": {"update"}}
+		case u.GetKind() == "ClusterRole" && strings.HasSuffix(name, "-editor"):
+			roles++
+			want = map[string][]string{"": {"create", "delete", "get", "list", "patch", "update", "watch"}, "/status": {"get"}}
+		case u.GetKind() == "ClusterRole" && strings.HasSuffix(name, "-viewer"):
+			roles++
+			want = map[string][]string{"": {"get", "list", "watch"}, "/status": {"get"}}
+		default:
+			continue
+		}
+		for _, k := range kinds {
+			for sub, verbs := range want {
+				if !grants(u, resource{k.group, k.name + sub}, verbs...) {
+					t.Errorf("%s: %s %s/%s does not grant %v on %s%s", set, u.GetKind(), u.GetNamespace(), name, verbs, k.name, sub)
+				}
+			}
+		}
+	}
+	if roles < 3 {
+		t.Errorf("%s: %d manager, editor and viewer roles found, want at least 3", set, roles)
+	}
+}
+
+func has(list any, v string) bool {
+	l, _ := list.([]any)
+	for _, e := range l {
+		if e == v || e == "*" {
+			return true
+		}
+	}
+	return false
 }
 
 // values.schema.json refuses what would render a broken installation,
@@ -176,6 +260,10 @@ func TestSchemaRefusesBadValues(t *testing.T) {
 		{"config.batchWindow=soon", "/config/batchWindow"},
 		{"image.pullPolicy=Sometimes", "/image/pullPolicy"},
 		{"extraArgs[0]=no-dashes", "/extraArgs/0"},
+		{"config.providers=sendblue\\,mailchimp", "/config/providers"},
+		{"config.everlyticEndpoints=https://x.everlytic.net", "/config/everlyticEndpoints"},
+		{"config.everlyticEndpoints=*", "/config/everlyticEndpoints"},
+		{"config.everlyticRequestTimeout=soon", "/config/everlyticRequestTimeout"},
 	} {
 		out, err := template(t, "", "--set", tc.set)
 		if err == nil || !strings.Contains(out, tc.field) {

@@ -1,6 +1,7 @@
 // Package monitoring tests the alert rules (config/prometheus) with
 // promtool and holds the rules and the Grafana dashboard (config/grafana)
-// to the metrics the operator exports. make test builds promtool into ./bin
+// to the metrics the operator exports (controllers/metrics.go: sendblue_*;
+// controllers/everlyticsms/metrics.go: everlytic_*). make test builds promtool into ./bin
 // and passes it in PROMTOOL; without it these tests fail.
 package monitoring
 
@@ -22,6 +23,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/sendblue-operator/sendblue-operator/controllers"
+	"github.com/sendblue-operator/sendblue-operator/controllers/everlyticsms"
 )
 
 const (
@@ -122,6 +124,7 @@ func TestAlertRules(t *testing.T) {
 }
 
 type panel struct {
+	Type    string `json:"type"`
 	Title   string `json:"title"`
 	Targets []struct {
 		Expr string `json:"expr"`
@@ -146,6 +149,13 @@ func dashboardExprs(t *testing.T) map[string]string {
 	}
 	out := map[string]string{}
 	for i, p := range d.Panels {
+		if p.Type == "row" {
+			// A row header groups the panels below it; it has no query.
+			if p.Title == "" || len(p.Targets) > 0 {
+				t.Errorf("row %d: title %q, %d queries; want a title and no query", i, p.Title, len(p.Targets))
+			}
+			continue
+		}
 		if len(p.Targets) == 0 {
 			t.Errorf("panel %q has no query", p.Title)
 		}
@@ -198,20 +208,39 @@ func (r *recorder) MustRegister(cs ...prometheus.Collector) {
 }
 func (r *recorder) Unregister(prometheus.Collector) bool { return true }
 
-var metricName = regexp.MustCompile(`\b(sendblue_[a-z_]+|workqueue_[a-z_]+)\b`)
+var metricName = regexp.MustCompile(`\b(sendblue_[a-z_]+|everlytic_[a-z_]+|workqueue_[a-z_]+)\b`)
+
+// exported returns the names of the metrics the operator exports: the
+// Sendblue controller's and the Everlytic controller's.
+func exported() (sendblue, everlytic map[string]bool) {
+	sb := &recorder{names: map[string]bool{}}
+	controllers.NewMetrics(sb)
+	ev := &recorder{names: map[string]bool{}}
+	everlyticsms.NewMetrics(ev)
+	return sb.names, ev.names
+}
 
 // The alerts and the dashboard use only metrics the operator exports (a
 // renamed metric would leave them silently empty).
 func TestAlertsAndDashboardUseExportedMetrics(t *testing.T) {
-	rec := &recorder{names: map[string]bool{}}
-	controllers.NewMetrics(rec)
-	// controller-runtime's workqueue metrics (the sets' and the accounts' queues).
+	names := map[string]bool{}
+	sendblue, everlytic := exported()
+	if len(everlytic) == 0 {
+		t.Fatal("everlyticsms.NewMetrics describes no metric")
+	}
+	for _, set := range []map[string]bool{sendblue, everlytic} {
+		for n := range set {
+			names[n] = true
+		}
+	}
+	// controller-runtime's workqueue metrics (the sets', the accounts' and
+	// the Everlytic webhooks' queues).
 	for _, n := range []string{"workqueue_depth", "workqueue_adds_total", "workqueue_queue_duration_seconds"} {
-		rec.names[n] = true
+		names[n] = true
 	}
 	known := func(n string) bool {
 		for _, suffix := range []string{"", "_bucket", "_sum", "_count"} {
-			if base, ok := strings.CutSuffix(n, suffix); ok && rec.names[base] {
+			if base, ok := strings.CutSuffix(n, suffix); ok && names[base] {
 				return true
 			}
 		}
@@ -237,5 +266,45 @@ func TestAlertsAndDashboardUseExportedMetrics(t *testing.T) {
 	}
 	if used == 0 {
 		t.Fatal("no operator metric found in the rules and the dashboard")
+	}
+}
+
+// The dashboard shows every metric of the Everlytic controller, and the
+// alerts watch its objects' reasons and its API errors.
+func TestEverlyticMetricsMonitored(t *testing.T) {
+	_, everlytic := exported()
+	var dash, rules []string
+	for _, e := range dashboardExprs(t) {
+		dash = append(dash, e)
+	}
+	for _, g := range groups(t) {
+		for _, r := range g["rules"].([]any) {
+			rules = append(rules, fmt.Sprint(r.(map[string]any)["expr"]))
+		}
+	}
+	uses := func(exprs []string, metric string) bool {
+		for _, e := range exprs {
+			for _, m := range metricName.FindAllString(e, -1) {
+				for _, suffix := range []string{"", "_bucket", "_sum", "_count"} {
+					if base, ok := strings.CutSuffix(m, suffix); ok && base == metric {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
+	for n := range everlytic {
+		if !uses(dash, n) {
+			t.Errorf("the dashboard has no panel for %s", n)
+		}
+	}
+	for _, n := range []string{"everlytic_smswebhooks", "everlytic_api_requests_total"} {
+		if !everlytic[n] {
+			t.Errorf("the Everlytic controller no longer exports %s", n)
+		}
+		if !uses(rules, n) {
+			t.Errorf("no alert uses %s", n)
+		}
 	}
 }

@@ -74,6 +74,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   "stalledRetry" "stalled-retry"
   "readRetry" "read-retry"
   "webhookSecretSelector" "webhook-secret-selector"
+  "providers" "providers"
+  "everlyticEndpoints" "everlytic-endpoints"
+  "everlyticRequestTimeout" "everlytic-request-timeout"
   "logLevel" "zap-log-level"
   "logEncoder" "zap-encoder" }}
 - --leader-elect
@@ -91,7 +94,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if not $flag }}
 {{- fail (printf "config.%s is not a manager flag" $key) }}
 {{- end }}
-- {{ printf "--%s=%v" $flag (get $.Values.config $key) | quote }}
+{{- $value := get $.Values.config $key }}
+{{- if kindIs "slice" $value }}
+{{- /* A list (providers, everlyticEndpoints) is the flag's comma-separated value. */}}
+{{- $value = join "," $value }}
+{{- end }}
+- {{ printf "--%s=%v" $flag $value | quote }}
 {{- end }}
 {{- range .Values.extraArgs }}
 - {{ . | quote }}

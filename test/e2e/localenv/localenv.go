@@ -53,7 +53,7 @@ type Env struct {
 	// Everlytic is the Everlytic emulator, served at EmulatorURL too (its
 	// paths do not overlap Sendblue's): the manager may call it
 	// (--everlytic-endpoints 127.0.0.1).
-	Everlytic *everlytictest.Server
+	Everlytic   *everlytictest.Server
 	KubectlPath string
 	ManagerLog  string
 	MetricsAddr string
