@@ -57,18 +57,23 @@ func classify(err error, o Options) verdict {
 			msg = "Everlytic refused the webhook: " + f
 		}
 		return verdict{stalled(ReasonRejected, msg), o.StalledRetry}
+	}
+	// Retried on their own. A failed read keeps an object that was in line
+	// Ready (Reconciling says why).
+	var v verdict
+	switch {
 	case errors.As(err, &rateLimited):
 		wait := rateLimited.RetryAfter
 		if wait <= 0 {
 			wait = o.RateLimitRetry
 		}
-		return verdict{waiting(ReasonRateLimited, fmt.Sprintf("Everlytic is rate limiting; retrying in %s", wait.Round(time.Second))), wait}
+		v = verdict{waiting(ReasonRateLimited, fmt.Sprintf("Everlytic is rate limiting; retrying in %s", wait.Round(time.Second))), wait}
 	case errors.As(err, &server) && server.RetryAfter > 0:
-		return verdict{waiting(ReasonAPIError, err.Error()), server.RetryAfter}
+		v = verdict{waiting(ReasonAPIError, err.Error()), server.RetryAfter}
+	default:
+		// Transport, 5xx, protocol, the kube-apiserver: exponential backoff.
+		v = verdict{waiting(ReasonAPIError, err.Error()), 0}
 	}
-	// Transport, 5xx, protocol, the kube-apiserver: exponential backoff. A
-	// failed read keeps an object that was in line Ready.
-	v := verdict{waiting(ReasonAPIError, err.Error()), 0}
 	var read *readFailure
 	v.Transient = errors.As(err, &read)
 	return v

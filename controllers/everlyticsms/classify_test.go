@@ -38,6 +38,8 @@ func TestClassifyEveryErrorClass(t *testing.T) {
 		{"429 without a hint waits the default", &everlytic.RateLimitedError{}, ReasonRateLimited, false, false, o.RateLimitRetry, "30s"},
 		{"a 5xx with a hint waits as told", &everlytic.ServerError{StatusCode: 503, RetryAfter: 3 * time.Second}, ReasonAPIError, false, false, 3 * time.Second, ""},
 		{"a failed write backs off", &everlytic.ServerError{StatusCode: 500}, ReasonAPIError, false, false, 0, ""},
+		{"a rate-limited read keeps Ready", &readFailure{&everlytic.RateLimitedError{RetryAfter: 2 * time.Second}}, ReasonRateLimited, false, true, 2 * time.Second, "2s"},
+		{"a 5xx read with a hint keeps Ready", &readFailure{&everlytic.ServerError{StatusCode: 503, RetryAfter: 3 * time.Second}}, ReasonAPIError, false, true, 3 * time.Second, ""},
 		{"a failed read backs off and keeps Ready", &readFailure{&everlytic.TransportError{Op: "GET", Err: errors.New("reset")}}, ReasonAPIError, false, true, 0, "reset"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

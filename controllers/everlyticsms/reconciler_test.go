@@ -2,6 +2,7 @@ package everlyticsms
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -322,7 +323,8 @@ func TestTransientFailuresKeepReadyAndRateLimitsWait(t *testing.T) {
 	mustCreate(t, op.newHook("sms", "creds", "https://app.example.com/f", v1.EventSent))
 	waitReason(t, op.ns, "sms", ReasonSynced)
 
-	op.emu.InjectFault(everlytictest.Fault{Account: "fay", Op: everlytictest.OpGet, Status: 503, Count: 3})
+	// A 503 asking for a retry in 3s: Reconciling for that long.
+	op.emu.InjectFault(everlytictest.Fault{Account: "fay", Op: everlytictest.OpGet, Status: 503, RetryAfter: "3"})
 	waitFor(t, "Reconciling beside Ready", func() (bool, string) {
 		s := get(t, op.ns, "sms")
 		return meta.IsStatusConditionTrue(s.Status.Conditions, status.ConditionReady) &&
@@ -401,4 +403,71 @@ func TestAnInterruptedCreateIsFoundNotRepeated(t *testing.T) {
 	if s.Status.WebhookID != hooks[1].ID {
 		t.Errorf("twin adopted %s, want %s", s.Status.WebhookID, hooks[1].ID)
 	}
+}
+
+// Chaos at each step of a create: a mark written but no webhook made (the
+// process died before the POST, or Everlytic failed it), a list that lies,
+// a request that hangs. None creates a second webhook or loses the first.
+func TestEachStepOfACreateCanFailWithoutADuplicate(t *testing.T) {
+	op := startOperator(t, Options{})
+	op.account(t, "creds", "ivy")
+
+	// A 500 that stored nothing: the mark stays, the list finds nothing,
+	// the create is made again.
+	op.emu.InjectFault(everlytictest.Fault{Account: "ivy", Op: everlytictest.OpCreate, Status: 500})
+	mustCreate(t, op.newHook("unstored", "creds", "https://app.example.com/u", v1.EventSent))
+	waitReason(t, op.ns, "unstored", ReasonSynced)
+	if n := op.emu.Requests("ivy"); n[everlytictest.OpCreate] != 2 || n[everlytictest.OpList] < 1 {
+		t.Errorf("requests %v: want two creates with a list between", n)
+	}
+	op.only(t, "ivy")
+
+	// The create lands, its answer is lost, and the list lies (not JSON,
+	// then a 200 of another shape): nothing is created until a list can be
+	// trusted, then the webhook is adopted.
+	op.emu.ResetRequests("ivy")
+	op.emu.InjectFault(everlytictest.Fault{Account: "ivy", Op: everlytictest.OpCreate, Status: 502, AfterStore: true})
+	op.emu.InjectFault(everlytictest.Fault{Account: "ivy", Op: everlytictest.OpList, Malformed: true})
+	op.emu.InjectFault(everlytictest.Fault{Account: "ivy", Op: everlytictest.OpList, Body: `{"status":"success","data":{}}`})
+	mustCreate(t, op.newHook("lied", "creds", "https://app.example.com/l", v1.EventSent))
+	s := waitReason(t, op.ns, "lied", ReasonSynced)
+	hooks, _ := op.emu.Webhooks("ivy")
+	if n := op.emu.Requests("ivy"); len(hooks) != 2 || n[everlytictest.OpCreate] != 1 || n[everlytictest.OpList] < 3 {
+		t.Errorf("%d webhooks, requests %v: want 2 webhooks, one create, three lists", len(hooks), n)
+	}
+	if s.Status.WebhookID != hooks[1].ID {
+		t.Errorf("recorded %s, want %s", s.Status.WebhookID, hooks[1].ID)
+	}
+
+	// A hanging read ends at the request timeout (5s here) and is retried;
+	// the object stays Ready meanwhile.
+	// (Four hangs: each object hangs twice in a row, whichever reads first.)
+	op.emu.InjectFault(everlytictest.Fault{Account: "ivy", Op: everlytictest.OpGet, Hang: true, Count: 4})
+	waitFor(t, "a hung read reported", func() (bool, string) {
+		var seen []string
+		for _, name := range []string{"unstored", "lied"} {
+			s := get(t, op.ns, name)
+			c := meta.FindStatusCondition(s.Status.Conditions, status.ConditionReconciling)
+			if c != nil && c.Reason == ReasonAPIError && strings.Contains(c.Message, "deadline exceeded") && meta.IsStatusConditionTrue(s.Status.Conditions, status.ConditionReady) {
+				return true, ""
+			}
+			seen = append(seen, fmt.Sprintf("%s: %+v", name, s.Status.Conditions))
+		}
+		return false, strings.Join(seen, "; ") + fmt.Sprintf(" requests %v pending %v log %s", op.emu.Requests("ivy"), op.emu.PendingFaults(), lastLines(op.logs.String(), "error", 3))
+	})
+	waitReason(t, op.ns, "unstored", ReasonSynced)
+	waitReason(t, op.ns, "lied", ReasonSynced)
+}
+
+func lastLines(log, containing string, n int) string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(strings.ToLower(l), containing) {
+			out = append(out, l)
+		}
+	}
+	if len(out) > n {
+		out = out[len(out)-n:]
+	}
+	return strings.Join(out, "\n")
 }
