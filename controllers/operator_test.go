@@ -1,9 +1,7 @@
 package controllers
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
@@ -31,6 +29,7 @@ import (
 	v1 "github.com/sendblue-operator/sendblue-operator/api/sendblue/v1alpha1"
 	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue"
 	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue/sendbluetest"
+	"github.com/sendblue-operator/sendblue-operator/controllers/testenv"
 )
 
 // Test intervals: the CRD's minimum stays 30s; the reconciler's options
@@ -44,7 +43,7 @@ const (
 // control plane and an emulator, restricted to the test's namespaces.
 type operator struct {
 	emu      *sendbluetest.Server
-	logs     *syncBuffer
+	logs     *testenv.LogBuffer
 	metrics  *Metrics
 	registry *prometheus.Registry
 	mgr      ctrl.Manager
@@ -55,28 +54,11 @@ type operator struct {
 	stop func()
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startOperator creates n fresh namespaces and runs an operator watching them.
 func startOperator(t *testing.T, n int, opts Options) *operator {
 	t.Helper()
 	needControlPlane(t)
-	op := &operator{emu: sendbluetest.NewServer(), logs: &syncBuffer{}}
+	op := &operator{emu: sendbluetest.NewServer(), logs: &testenv.LogBuffer{}}
 	ts := httptest.NewServer(op.emu)
 	op.url = ts.URL
 	t.Cleanup(func() { op.emu.Close(); ts.Close() })
@@ -216,14 +198,8 @@ func (op *operator) assertNoSecretsLeaked(t *testing.T) {
 	}
 	testSecretValuesMu.Lock()
 	defer testSecretValuesMu.Unlock()
-	all := text.String()
-	for _, v := range testSecretValues {
-		// As written, and as a Secret's data carries it on the wire.
-		for _, form := range []string{v, base64.StdEncoding.EncodeToString([]byte(v))} {
-			if i := strings.Index(all, form); i >= 0 {
-				t.Errorf("secret value %q appears in logs, events, status or metrics (as %q), after: %q", v, form, all[max(0, i-160):i])
-			}
-		}
+	for _, leak := range testenv.FindLeaks(text.String(), testSecretValues) {
+		t.Error(leak)
 	}
 }
 
@@ -281,17 +257,7 @@ func readyReason(s *v1.SendblueWebhookSet) (string, string) {
 // waitFor polls cond until it holds or the timeout passes.
 func waitFor(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	var last string
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s; last: %s", what, last)
+	testenv.WaitFor(t, waitTimeout, what, cond)
 }
 
 func waitReason(t *testing.T, ns, name, reason string) *v1.SendblueWebhookSet {

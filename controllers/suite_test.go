@@ -2,15 +2,11 @@ package controllers
 
 import (
 	"context"
-
-	"errors"
 	"fmt"
-	"github.com/go-logr/logr"
 	"os"
-	"path/filepath"
-	"sync"
 	"testing"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -20,20 +16,15 @@ import (
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	sendbluev1alpha1 "github.com/sendblue-operator/sendblue-operator/api/sendblue/v1alpha1"
+	"github.com/sendblue-operator/sendblue-operator/controllers/testenv"
 )
 
-// The envtest control plane (etcd + kube-apiserver) shared by this package's
-// tests, started by the first test that asks for it (pure tests and fuzz
-// workers never do). `make test` builds or reuses the binaries
-// (hack/envtest-assets.sh) and sets KUBEBUILDER_ASSETS; without them every
-// test that needs the control plane fails, never skips.
+// The envtest control plane shared by this package's tests (controllers/
+// testenv), started by the first test that asks for it (pure tests and fuzz
+// workers never do).
 var (
-	envOnce    sync.Once
-	env        *envtest.Environment
-	envErr     error
 	testCfg    *rest.Config
 	testClient client.Client
 	testScheme = runtime.NewScheme()
@@ -55,37 +46,14 @@ func TestMain(m *testing.M) {
 			code = 1
 		}
 	}
-	if env != nil && envErr == nil {
-		if err := env.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "stopping the envtest control plane: %v\n", err)
-		}
-	}
+	testenv.Stop()
 	os.Exit(code)
 }
 
 // needControlPlane starts the control plane once and fails t if it cannot.
 func needControlPlane(t *testing.T) {
 	t.Helper()
-	envOnce.Do(func() {
-		if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-			envErr = errors.New("KUBEBUILDER_ASSETS is not set. These tests need etcd and kube-apiserver: " +
-				"run `make test`, or export KUBEBUILDER_ASSETS=\"$(hack/envtest-assets.sh)\"")
-			return
-		}
-		env = &envtest.Environment{
-			CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
-			ErrorIfCRDPathMissing: true,
-		}
-		testCfg, envErr = env.Start()
-		if envErr != nil {
-			envErr = fmt.Errorf("starting the envtest control plane from KUBEBUILDER_ASSETS=%s: %w", os.Getenv("KUBEBUILDER_ASSETS"), envErr)
-			return
-		}
-		testClient, envErr = client.New(testCfg, client.Options{Scheme: testScheme})
-	})
-	if envErr != nil {
-		t.Fatal(envErr)
-	}
+	testCfg, testClient = testenv.ControlPlane(t, testScheme)
 }
 
 // TestControlPlaneStoresAndServesObjects is the smoke test of the toolchain:

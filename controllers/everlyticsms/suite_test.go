@@ -1,16 +1,12 @@
 package everlyticsms
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -35,7 +31,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -43,15 +38,12 @@ import (
 	"github.com/sendblue-operator/sendblue-operator/controllers/everlytic"
 	"github.com/sendblue-operator/sendblue-operator/controllers/everlytic/everlytictest"
 	"github.com/sendblue-operator/sendblue-operator/controllers/status"
+	"github.com/sendblue-operator/sendblue-operator/controllers/testenv"
 )
 
-// The envtest control plane shared by this package's tests, started by the
-// first test that asks for it. `make test` sets KUBEBUILDER_ASSETS; without
-// it every test that needs the control plane fails, never skips.
+// The envtest control plane shared by this package's tests (controllers/
+// testenv), started by the first test that asks for it.
 var (
-	envOnce    sync.Once
-	env        *envtest.Environment
-	envErr     error
 	testCfg    *rest.Config
 	testClient client.Client
 	testScheme = runtime.NewScheme()
@@ -70,7 +62,7 @@ func TestMain(m *testing.M) {
 	ctrl.SetLogger(logr.Discard())
 	code := m.Run()
 	// A full run (no -run, not -short) must read back every reason.
-	if f := flag.Lookup("test.run"); code == 0 && env != nil && f != nil && f.Value.String() == "" && !testing.Short() {
+	if f := flag.Lookup("test.run"); code == 0 && testenv.Started() && f != nil && f.Value.String() == "" && !testing.Short() {
 		var missing []string
 		for r := range ReasonStalls {
 			if _, ok := kstatusSeen.Load(r); !ok {
@@ -83,46 +75,13 @@ func TestMain(m *testing.M) {
 			code = 1
 		}
 	}
-	if env != nil && envErr == nil {
-		_ = env.Stop()
-	}
+	testenv.Stop()
 	os.Exit(code)
 }
 
 func needControlPlane(t *testing.T) {
 	t.Helper()
-	envOnce.Do(func() {
-		if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-			envErr = errors.New("KUBEBUILDER_ASSETS is not set. These tests need etcd and kube-apiserver: " +
-				"run `make test`, or export KUBEBUILDER_ASSETS=\"$(hack/envtest-assets.sh)\"")
-			return
-		}
-		env = &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")}, ErrorIfCRDPathMissing: true}
-		if testCfg, envErr = env.Start(); envErr != nil {
-			return
-		}
-		testClient, envErr = client.New(testCfg, client.Options{Scheme: testScheme})
-	})
-	if envErr != nil {
-		t.Fatal(envErr)
-	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	testCfg, testClient = testenv.ControlPlane(t, testScheme)
 }
 
 // operator is one manager running the Everlytic reconciler against the
@@ -131,7 +90,7 @@ type operator struct {
 	emu      *everlytictest.Server
 	endpoint string
 	ns       string
-	logs     *syncBuffer
+	logs     *testenv.LogBuffer
 	registry *prometheus.Registry
 	secrets  []string
 	stop     func()
@@ -140,7 +99,7 @@ type operator struct {
 func startOperator(t *testing.T, opts Options) *operator {
 	t.Helper()
 	needControlPlane(t)
-	op := &operator{emu: everlytictest.NewServer(), logs: &syncBuffer{}}
+	op := &operator{emu: everlytictest.NewServer(), logs: &testenv.LogBuffer{}}
 	ts := httptest.NewServer(op.emu)
 	op.endpoint = ts.URL
 	t.Cleanup(func() { op.emu.Close(); ts.Close() })
@@ -247,13 +206,8 @@ func (op *operator) assertNoSecretsLeaked(t *testing.T) {
 	for _, f := range families {
 		text.WriteString(f.String())
 	}
-	all := text.String()
-	for _, v := range op.secrets {
-		for _, form := range []string{v, base64.StdEncoding.EncodeToString([]byte(v))} {
-			if i := strings.Index(all, form); i >= 0 {
-				t.Errorf("secret value %q appears in logs, events, status or metrics, after: %q", v, all[max(0, i-160):i])
-			}
-		}
+	for _, leak := range testenv.FindLeaks(text.String(), op.secrets) {
+		t.Error(leak)
 	}
 }
 
@@ -335,17 +289,7 @@ func readyReason(w *v1.EverlyticSMSWebhook) (string, string) {
 
 func waitFor(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s; last: %s", what, last)
+	testenv.WaitFor(t, waitTimeout, what, cond)
 }
 
 // waitReason waits until the object's current generation reports reason.
