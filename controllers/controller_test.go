@@ -109,7 +109,7 @@ func TestSetsAppliedTogetherAreWrittenWithOnePUT(t *testing.T) {
 	if got := testutil.ToFloat64(op.metrics.writes); got != 1 {
 		t.Errorf("sendblue_account_writes_total = %v, want 1", got)
 	}
-	if got := testutil.ToFloat64(op.metrics.requests.WithLabelValues("PUT", "200")); got != 1 {
+	if got := testutil.ToFloat64(op.metrics.api.Requests.WithLabelValues("PUT", "200")); got != 1 {
 		t.Errorf(`sendblue_api_requests_total{method="PUT",code="200"} = %v, want 1`, got)
 	}
 	if got := testutil.ToFloat64(op.metrics.sets.WithLabelValues(ReasonSynced)); got != 3 {

@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -10,13 +9,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/sendblue-operator/sendblue-operator/controllers/httpmetrics"
 )
 
 // Metrics are the operator's Prometheus metrics. Labels never carry secrets,
 // URLs or account identifiers.
 type Metrics struct {
-	requests    *prometheus.CounterVec
-	latency     *prometheus.HistogramVec
+	api         httpmetrics.API
 	writes      prometheus.Counter
 	corrections prometheus.Counter
 	sets        *prometheus.GaugeVec
@@ -40,15 +40,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reg = metrics.Registry
 	}
 	m := &Metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sendblue_api_requests_total",
-			Help: "Sendblue API requests by HTTP method and status code (code 0: no answer).",
-		}, []string{"method", "code"}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "sendblue_api_request_duration_seconds",
-			Help:    "Sendblue API request latency by HTTP method.",
-			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30},
-		}, []string{"method"}),
+		api: httpmetrics.New("sendblue", "Sendblue"),
 		writes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sendblue_account_writes_total",
 			Help: "Account configurations written (PUT) by the operator.",
@@ -109,7 +101,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}
 		return 0
 	})
-	reg.MustRegister(m.requests, m.latency, m.writes, m.corrections, m.sets, m.syncs, m.accounts, m.kube, m.skipped, m.vanished, m.syncTime, m.readGap, oldest)
+	reg.MustRegister(append(m.api.Collectors(), m.writes, m.corrections, m.sets, m.syncs, m.accounts, m.kube, m.skipped, m.vanished, m.syncTime, m.readGap, oldest)...)
 	for _, r := range AllReasons {
 		m.sets.WithLabelValues(r).Set(0)
 	}
@@ -127,7 +119,7 @@ func (m *Metrics) observeAccounts(oldest func() time.Time) {
 // resource (sendblue_operator_kubernetes_requests_total).
 func (m *Metrics) InstrumentKubernetes(cfg *rest.Config) {
 	cfg.Wrap(func(next http.RoundTripper) http.RoundTripper {
-		return roundTripper(func(r *http.Request) (*http.Response, error) {
+		return httpmetrics.RoundTripperFunc(func(r *http.Request) (*http.Response, error) {
 			verb, resource := kubeVerb(r)
 			m.kube.WithLabelValues(verb, resource).Inc()
 			return next.RoundTrip(r)
@@ -202,20 +194,4 @@ func (m *Metrics) setReason(uid string, reason string) {
 }
 
 // instrument wraps a transport to count and time Sendblue requests.
-func (m *Metrics) instrument(next http.RoundTripper) http.RoundTripper {
-	return roundTripper(func(r *http.Request) (*http.Response, error) {
-		start := time.Now()
-		resp, err := next.RoundTrip(r)
-		m.latency.WithLabelValues(r.Method).Observe(time.Since(start).Seconds())
-		code := 0
-		if err == nil {
-			code = resp.StatusCode
-		}
-		m.requests.WithLabelValues(r.Method, strconv.Itoa(code)).Inc()
-		return resp, err
-	})
-}
-
-type roundTripper func(*http.Request) (*http.Response, error)
-
-func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+func (m *Metrics) instrument(next http.RoundTripper) http.RoundTripper { return m.api.Instrument(next) }

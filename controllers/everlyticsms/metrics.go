@@ -2,23 +2,21 @@ package everlyticsms
 
 import (
 	"net/http"
-	"strconv"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	v1 "github.com/sendblue-operator/sendblue-operator/api/everlytic/v1alpha1"
+	"github.com/sendblue-operator/sendblue-operator/controllers/httpmetrics"
 )
 
 // Metrics are the Everlytic controller's Prometheus metrics, named and
 // labelled as the Sendblue ones are (everlytic_ for sendblue_). Labels never
 // carry secrets, URLs, ids or account names.
 type Metrics struct {
-	requests    *prometheus.CounterVec
-	latency     *prometheus.HistogramVec
+	api         httpmetrics.API
 	writes      *prometheus.CounterVec
 	corrections *prometheus.CounterVec
 	objects     *prometheus.GaugeVec
@@ -34,15 +32,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reg = metrics.Registry
 	}
 	m := &Metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "everlytic_api_requests_total",
-			Help: "Everlytic API requests by HTTP method and status code (code 0: no answer).",
-		}, []string{"method", "code"}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "everlytic_api_request_duration_seconds",
-			Help:    "Everlytic API request latency by HTTP method.",
-			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30},
-		}, []string{"method"}),
+		api: httpmetrics.New("everlytic", "Everlytic"),
 		writes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "everlytic_webhook_writes_total",
 			Help: "Webhooks written by the operator, by operation: create, update, delete.",
@@ -57,7 +47,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"reason"}),
 		reasons: map[types.NamespacedName]string{},
 	}
-	reg.MustRegister(m.requests, m.latency, m.writes, m.corrections, m.objects)
+	reg.MustRegister(append(m.api.Collectors(), m.writes, m.corrections, m.objects)...)
 	for _, r := range AllReasons() {
 		m.objects.WithLabelValues(r).Set(0)
 	}
@@ -89,20 +79,4 @@ func (m *Metrics) forget(k types.NamespacedName) {
 }
 
 // Instrument wraps a transport to count and time Everlytic requests.
-func (m *Metrics) Instrument(next http.RoundTripper) http.RoundTripper {
-	return roundTripper(func(r *http.Request) (*http.Response, error) {
-		start := time.Now()
-		resp, err := next.RoundTrip(r)
-		m.latency.WithLabelValues(r.Method).Observe(time.Since(start).Seconds())
-		code := 0
-		if err == nil {
-			code = resp.StatusCode
-		}
-		m.requests.WithLabelValues(r.Method, strconv.Itoa(code)).Inc()
-		return resp, err
-	})
-}
-
-type roundTripper func(*http.Request) (*http.Response, error)
-
-func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+func (m *Metrics) Instrument(next http.RoundTripper) http.RoundTripper { return m.api.Instrument(next) }
