@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -22,7 +23,7 @@ func leaks(s string, secrets ...string) []string {
 	for _, secret := range secrets {
 		quoted, _ := json.Marshal(secret)
 		twice, _ := json.Marshal(string(quoted))
-		for _, form := range []string{secret, string(quoted[1 : len(quoted)-1]), string(twice[1 : len(twice)-1]), url.QueryEscape(secret), url.PathEscape(secret)} {
+		for _, form := range []string{secret, string(quoted[1 : len(quoted)-1]), string(twice[1 : len(twice)-1]), url.QueryEscape(secret), url.PathEscape(secret), phpForm(secret)} {
 			if strings.Contains(s, form) {
 				found = append(found, form)
 			}
@@ -41,7 +42,7 @@ func TestSecretsNeverAppearInErrors(t *testing.T) {
 	echo := func(status int, shape string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			body, _ := io.ReadAll(r.Body)
-			echoed := string(body) + " auth=" + r.Header.Get("Authorization") + " known=" + knownPW + " url=" + url.QueryEscape(reqPW)
+			echoed := string(body) + " auth=" + r.Header.Get("Authorization") + " known=" + knownPW + " url=" + url.QueryEscape(reqPW) + " php=" + phpForm(knownPW)
 			w.WriteHeader(status)
 			switch shape {
 			case "data":
@@ -92,6 +93,24 @@ func TestSecretsNeverAppearInErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// phpForm is s as PHP's json_encode writes it by default (Everlytic runs
+// PHP): quotes, backslashes and slashes escaped, non-ASCII as \u escapes.
+// Written apart from the client's own, so that the two check each other.
+func phpForm(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\' || r == '/':
+			b.WriteString(`\` + string(r))
+		case r > 0x7e:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 func mustJSON(v any) string {
