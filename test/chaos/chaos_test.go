@@ -1,5 +1,5 @@
 // Package chaos runs the real manager binary against a local control plane
-// and the Sendblue emulator through many seeded, randomized rounds of
+// and the Sendblue and Everlytic emulators through many seeded, randomized rounds of
 // changes and faults, and checks after each round, once quiet, that nothing
 // was lost and nothing leaked. `make chaos` runs 200 rounds; `make test` a
 // short fixed-seed run.
@@ -36,6 +36,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	ev1 "github.com/sendblue-operator/sendblue-operator/api/everlytic/v1alpha1"
 	v1 "github.com/sendblue-operator/sendblue-operator/api/sendblue/v1alpha1"
 	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue"
 	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue/sendbluetest"
@@ -53,7 +54,7 @@ var namespaces = []string{"chaos-a", "chaos-b"}
 // timeout and retries, and logs at the highest verbosity there is.
 var managerArgs = []string{
 	"--batch-window", "50ms", "--max-concurrent-reconciles", "2",
-	"--sendblue-request-timeout", "1s", "--rate-limit-retry", "1s", "--read-retry", "1s", "--stalled-retry", "2s",
+	"--sendblue-request-timeout", "1s", "--everlytic-request-timeout", "1s", "--rate-limit-retry", "1s", "--read-retry", "1s", "--stalled-retry", "2s",
 	"--zap-log-level", "127",
 }
 
@@ -158,6 +159,8 @@ type world struct {
 	roundDur []time.Duration
 
 	violations []string
+
+	ev *evWorld // the Everlytic part (everlytic_test.go)
 }
 
 func newWorld(t *testing.T, env *localenv.Env, seed uint64) *world {
@@ -169,6 +172,7 @@ func newWorld(t *testing.T, env *localenv.Env, seed uint64) *world {
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(v1.AddToScheme(scheme))
+	utilruntime.Must(ev1.AddToScheme(scheme))
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		t.Fatal(err)
@@ -217,6 +221,7 @@ func (w *world) setup() {
 	for i := 0; i < 6; i++ {
 		w.createSet()
 	}
+	w.evSetup()
 }
 
 func (w *world) createCreds(ns string, a int) {
@@ -579,9 +584,15 @@ func (w *world) round(r int) {
 	for n := w.rng.IntN(4); n > 0; n-- {
 		w.fault(dropped)
 	}
+	for n := w.rng.IntN(3); n > 0; n-- {
+		w.evFault()
+	}
 	for n := 1 + w.rng.IntN(4); n > 0; n-- {
 		w.op()
 		time.Sleep(time.Duration(w.rng.IntN(150)) * time.Millisecond)
+	}
+	for n := w.rng.IntN(3); n > 0; n-- {
+		w.evOp()
 	}
 	for a := range w.exclusiveAccounts() {
 		w.excl[1][a] = true
@@ -609,7 +620,9 @@ func (w *world) round(r int) {
 		w.unmet[f.Name] += f.Count
 	}
 	w.env.Emulator.ClearFaults()
+	w.evEndRound()
 	w.checkJournal(r)
+	w.evCheck(r)
 	w.roundDur = append(w.roundDur, time.Since(begin))
 }
 
@@ -659,6 +672,9 @@ func (w *world) unsettled() string {
 		if !seen[name] {
 			return name + " is missing"
 		}
+	}
+	if s := w.evUnsettled(); s != "" {
+		return s
 	}
 	for a := 0; a < numAccounts; a++ {
 		raw, err := w.env.Emulator.Webhooks(keyID(a))
@@ -782,6 +798,14 @@ func (w *world) checkLeaks() {
 		text.Write(b)
 		for _, s := range sets.Items {
 			b, _ := json.Marshal(s.Status)
+			text.Write(b)
+		}
+		var hooks ev1.EverlyticSMSWebhookList
+		if err := w.c.List(ctx, &hooks, client.InNamespace(ns)); err != nil {
+			w.t.Fatal(err)
+		}
+		for _, h := range hooks.Items {
+			b, _ := json.Marshal(h.Status)
 			text.Write(b)
 		}
 	}
