@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	v1 "github.com/sendblue-operator/sendblue-operator/api/everlytic/v1alpha1"
@@ -118,5 +119,41 @@ func TestTheReasonGaugeForgetsDeletedObjects(t *testing.T) {
 	m.forget(types.NamespacedName{Namespace: "ns", Name: "a"})
 	if got := testutil.ToFloat64(m.objects.WithLabelValues(ReasonSuspended)); got != 0 {
 		t.Errorf("a deleted object still counts: %v", got)
+	}
+}
+
+func TestEndpointsAreComparedAsInstalls(t *testing.T) {
+	for _, tc := range []struct{ a, b string }{
+		{"https://live1.everlytic.net", "https://live1.everlytic.net/"},
+		{"https://live1.everlytic.net", "https://live1.everlytic.net:443"},
+		{"https://LIVE1.everlytic.net", "https://live1.everlytic.net"},
+		{"http://127.0.0.1:80", "http://127.0.0.1"},
+	} {
+		if normalEndpoint(tc.a) != normalEndpoint(tc.b) {
+			t.Errorf("%s and %s name one install: %q != %q", tc.a, tc.b, normalEndpoint(tc.a), normalEndpoint(tc.b))
+		}
+	}
+	if normalEndpoint("https://live1.everlytic.net:8443") == normalEndpoint("https://live1.everlytic.net") {
+		t.Error("another port is another install")
+	}
+}
+
+func TestAnEndpointChangeStopsAPendingCreateToo(t *testing.T) {
+	now := metav1.Now()
+	for _, tc := range []struct {
+		name            string
+		status          v1.EverlyticSMSWebhookStatus
+		spec, wantMoved string
+	}{
+		{"nothing made yet", v1.EverlyticSMSWebhookStatus{Endpoint: "https://a.everlytic.net"}, "https://b.everlytic.net", ""},
+		{"a webhook on the old install", v1.EverlyticSMSWebhookStatus{Endpoint: "https://a.everlytic.net", WebhookID: "x"}, "https://b.everlytic.net", "https://a.everlytic.net"},
+		{"a create pending on the old install", v1.EverlyticSMSWebhookStatus{Endpoint: "https://a.everlytic.net", CreatePendingSince: &now}, "https://b.everlytic.net", "https://a.everlytic.net"},
+		{"the same install, spelled otherwise", v1.EverlyticSMSWebhookStatus{Endpoint: "https://a.everlytic.net", WebhookID: "x"}, "https://a.everlytic.net:443/", ""},
+	} {
+		w := &v1.EverlyticSMSWebhook{Status: tc.status}
+		w.Spec.Endpoint = v1.Endpoint(tc.spec)
+		if got := endpointMoved(w); got != tc.wantMoved {
+			t.Errorf("%s: endpointMoved = %q, want %q", tc.name, got, tc.wantMoved)
+		}
 	}
 }

@@ -167,8 +167,37 @@ func claims(w *v1.EverlyticSMSWebhook) []string {
 	return out
 }
 
-// normalEndpoint is an endpoint without a trailing slash.
-func normalEndpoint(e string) string { return strings.TrimSuffix(e, "/") }
+// normalEndpoint is an endpoint as one install is named once: scheme and
+// host in lower case, without the scheme's default port or a trailing
+// slash (https://live1.everlytic.net:443/ is https://live1.everlytic.net).
+func normalEndpoint(e string) string {
+	u, err := url.Parse(e)
+	if err != nil || u.Host == "" {
+		return strings.TrimSuffix(e, "/")
+	}
+	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname())
+	port := u.Port()
+	if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
+		port = ""
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return scheme + "://" + host
+}
+
+// endpointMoved says where the object's webhook lives (or an interrupted
+// create may have made it) when spec.endpoint now names another install;
+// "" when it does not.
+func endpointMoved(w *v1.EverlyticSMSWebhook) string {
+	if w.Status.Endpoint == "" || (w.Status.WebhookID == "" && w.Status.CreatePendingSince == nil) {
+		return ""
+	}
+	if normalEndpoint(w.Status.Endpoint) == normalEndpoint(string(w.Spec.Endpoint)) {
+		return ""
+	}
+	return w.Status.Endpoint
+}
 
 // endpointAllowed says whether the operator may call endpoint's host.
 func endpointAllowed(endpoint string, allowed []string) bool {
@@ -254,9 +283,13 @@ func (r *Reconciler) client(ctx context.Context, w *v1.EverlyticSMSWebhook) (API
 		return nil, inputs{}, &stallError{ReasonEndpointNotAllowed, fmt.Sprintf(
 			"spec.endpoint: the operator may not call this host (its --everlytic-endpoints flag allows %s)", strings.Join(r.Options.AllowedEndpoints, ", ")), true}
 	}
-	if w.Status.WebhookID != "" && w.Status.Endpoint != "" && normalEndpoint(w.Status.Endpoint) != normalEndpoint(ep) {
+	if old := endpointMoved(w); old != "" {
+		what := "webhook " + w.Status.WebhookID
+		if w.Status.WebhookID == "" {
+			what = "the webhook an interrupted create may have made"
+		}
 		return nil, inputs{}, &stallError{ReasonEndpointChanged, fmt.Sprintf(
-			"spec.endpoint changed, but webhook %s lives on %s: nothing is written; delete and recreate the object to move the webhook", w.Status.WebhookID, w.Status.Endpoint), true}
+			"spec.endpoint changed, but %s lives on %s: nothing is written; delete and recreate the object to move the webhook", what, old), true}
 	}
 	in, err := r.secrets.resolve(ctx, w)
 	if err != nil {
