@@ -131,7 +131,7 @@ plugin: ## Build the kubectl plugin into bin/kubectl-sendblue (put bin/ on PATH:
 	go build -o $(LOCALBIN)/kubectl-sendblue ./cmd/kubectl-sendblue
 
 .PHONY: emulator
-emulator: ## Build the Sendblue emulator into bin/sendblue-emulator.
+emulator: ## Build the emulator (Sendblue and Everlytic on one port) into bin/sendblue-emulator.
 	go build -o $(LOCALBIN)/sendblue-emulator ./hack/sendblue-emulator
 
 .PHONY: run
