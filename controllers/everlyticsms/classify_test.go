@@ -147,7 +147,7 @@ func TestAnEndpointChangeStopsAPendingCreateToo(t *testing.T) {
 	}{
 		{"nothing made yet", v1.EverlyticSMSWebhookStatus{Endpoint: "https://a.everlytic.net"}, "https://b.everlytic.net", ""},
 		{"a webhook on the old install", v1.EverlyticSMSWebhookStatus{Endpoint: "https://a.everlytic.net", WebhookID: "x"}, "https://b.everlytic.net", "https://a.everlytic.net"},
-		{"a create pending on the old install", v1.EverlyticSMSWebhookStatus{Endpoint: "https://a.everlytic.net", CreatePendingSince: &now}, "https://b.everlytic.net", "https://a.everlytic.net"},
+		{"a create pending on the old install", v1.EverlyticSMSWebhookStatus{Endpoint: "https://a.everlytic.net", CreatePending: &v1.PendingCreate{Since: now}}, "https://b.everlytic.net", "https://a.everlytic.net"},
 		{"the same install, spelled otherwise", v1.EverlyticSMSWebhookStatus{Endpoint: "https://a.everlytic.net", WebhookID: "x"}, "https://a.everlytic.net:443/", ""},
 	} {
 		w := &v1.EverlyticSMSWebhook{Status: tc.status}

@@ -5,7 +5,8 @@
 // Stalled as every resource of the operator does (controllers/status).
 //
 // Creating is not idempotent on Everlytic's side, so a create is marked in
-// status (createPendingSince) before it is sent, with an optimistic lock; a
+// status (createPending: when, and what it sends) before it is sent, with an optimistic lock; a
 // mark found after a restart is resolved by listing the webhooks and
-// matching url, verb and event types, never by creating blindly.
+// matching the url, verb and event types the create sent, never by creating
+// blindly.
 package everlyticsms

@@ -49,10 +49,10 @@ func (r *Reconciler) finalize(ctx context.Context, w *v1.EverlyticSMSWebhook) (c
 // left behind.
 func (r *Reconciler) deleteWebhook(ctx context.Context, w *v1.EverlyticSMSWebhook) error {
 	id := w.Status.WebhookID
-	if id == "" && w.Status.CreatePendingSince == nil {
+	if id == "" && w.Status.CreatePending == nil {
 		return nil // nothing was created
 	}
-	api, in, err := r.client(ctx, w)
+	api, _, err := r.client(ctx, w)
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func (r *Reconciler) deleteWebhook(ctx context.Context, w *v1.EverlyticSMSWebhoo
 		return err
 	}
 	if id == "" {
-		if id, err = r.findLost(ctx, w, api, desiredOf(w, in.auth, in.authRevision)); err != nil || id == "" {
+		if id, err = r.findLost(ctx, w, api); err != nil || id == "" {
 			return err
 		}
 	}

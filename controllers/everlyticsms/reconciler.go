@@ -190,7 +190,7 @@ func normalEndpoint(e string) string {
 // create may have made it) when spec.endpoint now names another install;
 // "" when it does not.
 func endpointMoved(w *v1.EverlyticSMSWebhook) string {
-	if w.Status.Endpoint == "" || (w.Status.WebhookID == "" && w.Status.CreatePendingSince == nil) {
+	if w.Status.Endpoint == "" || (w.Status.WebhookID == "" && w.Status.CreatePending == nil) {
 		return ""
 	}
 	if normalEndpoint(w.Status.Endpoint) == normalEndpoint(string(w.Spec.Endpoint)) {

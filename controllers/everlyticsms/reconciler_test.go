@@ -369,7 +369,7 @@ func TestAnInterruptedCreateIsFoundNotRepeated(t *testing.T) {
 	mustCreate(t, op.newHook("sms", "creds", "https://app.example.com/h", v1.EventSent, v1.EventReply))
 	s := waitReason(t, op.ns, "sms", ReasonSynced)
 	hook := op.only(t, "hal")
-	if s.Status.WebhookID != hook.ID || s.Status.CreatePendingSince != nil {
+	if s.Status.WebhookID != hook.ID || s.Status.CreatePending != nil {
 		t.Errorf("status %+v: want id %s and no pending mark", s.Status, hook.ID)
 	}
 	if n := op.emu.Requests("hal"); n[everlytictest.OpCreate] != 1 || n[everlytictest.OpList] < 1 {
@@ -470,4 +470,31 @@ func lastLines(log, containing string, n int) string {
 		out = out[len(out)-n:]
 	}
 	return strings.Join(out, "\n")
+}
+
+// Found by the chaos suite: the spec is edited while a create's answer is
+// lost. The lost webhook carries what the create sent, not the new spec; it
+// is found by what was sent, adopted, then updated.
+func TestALostCreateIsFoundAfterTheSpecChanged(t *testing.T) {
+	op := startOperator(t, Options{})
+	op.account(t, "creds", "jon")
+	op.emu.InjectFault(everlytictest.Fault{Account: "jon", Op: everlytictest.OpCreate, AfterStore: true, Hang: true})
+	mustCreate(t, op.newHook("sms", "creds", "https://app.example.com/j", v1.EventSent))
+	waitFor(t, "the create to land", func() (bool, string) {
+		hooks, _ := op.emu.Webhooks("jon")
+		return len(hooks) == 1, "not yet"
+	})
+	// While the answer hangs (5s, the client's timeout), the spec changes.
+	update(t, op.ns, "sms", func(w *v1.EverlyticSMSWebhook) {
+		w.Spec.EventTypes = []v1.EventType{v1.EventReply, v1.EventFailed}
+		w.Spec.Verb = v1.VerbGET
+	})
+	s := waitReason(t, op.ns, "sms", ReasonSynced)
+	h := op.only(t, "jon")
+	if s.Status.WebhookID != h.ID || h.Verb != "get" || !slices.Equal(typesOf(h), []string{"failed", "reply"}) {
+		t.Errorf("status id %s, Everlytic %+v: want the lost webhook adopted and updated", s.Status.WebhookID, h)
+	}
+	if n := op.emu.Requests("jon"); n[everlytictest.OpCreate] != 1 {
+		t.Errorf("requests %v: want one create", n)
+	}
 }

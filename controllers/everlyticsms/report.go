@@ -19,7 +19,7 @@ func (r *Reconciler) report(ctx context.Context, w *v1.EverlyticSMSWebhook, o ou
 	if ob := o.observed; ob != nil {
 		r.events(w, ob)
 		st.WebhookID, st.Endpoint = ob.id, normalEndpoint(string(w.Spec.Endpoint))
-		st.CreatePendingSince = nil
+		st.CreatePending = nil
 		st.Enabled, st.DriftDetection, st.ReceiverAuthRevision = ob.status, ob.mode, ob.authRevision
 	}
 	if v, ok := w.Annotations[AnnotationRequestedAt]; ok {

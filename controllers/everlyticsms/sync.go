@@ -113,8 +113,8 @@ func stored(d desired, got *everlytic.Webhook) error {
 // found set means an earlier create may have landed without its answer
 // being recorded: the webhook is looked for before anything is created.
 func (r *Reconciler) create(ctx context.Context, w *v1.EverlyticSMSWebhook, api API, d desired, recreated bool) (outcome, error) {
-	if w.Status.CreatePendingSince != nil {
-		id, err := r.findLost(ctx, w, api, d)
+	if w.Status.CreatePending != nil {
+		id, err := r.findLost(ctx, w, api)
 		if err != nil {
 			return outcome{}, err
 		}
@@ -126,7 +126,7 @@ func (r *Reconciler) create(ctx context.Context, w *v1.EverlyticSMSWebhook, api 
 		}
 		// Nothing matches: the create did not land.
 	}
-	if err := r.markPending(ctx, w); err != nil {
+	if err := r.markPending(ctx, w, d); err != nil {
 		return outcome{}, err
 	}
 	got, err := api.Create(ctx, d.webhook(""))
@@ -160,10 +160,16 @@ func refused(err error) bool {
 }
 
 // findLost looks, after an interrupted create, for the webhook it may have
-// made: the one with the same url, verb and event types that no other
-// object claims. "" when there is none. Any doubt stops with CreatePending.
-func (r *Reconciler) findLost(ctx context.Context, w *v1.EverlyticSMSWebhook, api API, d desired) (string, error) {
-	since := w.Status.CreatePendingSince.UTC().Format("2006-01-02T15:04:05Z")
+// made: the one with the url, verb and event types that create sent (the
+// spec may have changed since) that no other object claims. "" when there is
+// none. Any doubt stops with CreatePending.
+func (r *Reconciler) findLost(ctx context.Context, w *v1.EverlyticSMSWebhook, api API) (string, error) {
+	p := w.Status.CreatePending
+	sent := desired{URL: p.URL, Verb: p.Verb}
+	for _, t := range p.EventTypes {
+		sent.EventTypes = append(sent.EventTypes, everlytic.EventType(t))
+	}
+	since := p.Since.UTC().Format("2006-01-02T15:04:05Z")
 	list, err := api.List(ctx)
 	var nf *everlytic.NotFoundError
 	switch {
@@ -176,7 +182,7 @@ func (r *Reconciler) findLost(ctx context.Context, w *v1.EverlyticSMSWebhook, ap
 	}
 	var ids []string
 	for _, h := range list {
-		if !matches(d, h) {
+		if !matches(sent, h) {
 			continue
 		}
 		mine, err := r.claimable(ctx, w, h.ID)
@@ -200,14 +206,18 @@ func (r *Reconciler) findLost(ctx context.Context, w *v1.EverlyticSMSWebhook, ap
 			"Delete the extra ones on Everlytic, or delete this object and create it again with spec.webhookID", since, len(ids), strings.Join(ids, ", ")), true}
 }
 
-// markPending records, before a create, that a create is under way. The
+// markPending records, before a create, that a create is under way and what
+// it sends. The
 // patch carries the object's resourceVersion: a view of the object older
 // than the last status write (which may hold an id or a mark) fails with a
 // conflict, and is retried, instead of creating a second webhook.
-func (r *Reconciler) markPending(ctx context.Context, w *v1.EverlyticSMSWebhook) error {
+func (r *Reconciler) markPending(ctx context.Context, w *v1.EverlyticSMSWebhook, d desired) error {
 	before := w.DeepCopy()
-	now := metav1.Now()
-	w.Status.CreatePendingSince = &now
+	p := &v1.PendingCreate{Since: metav1.Now(), URL: d.URL, Verb: d.Verb}
+	for _, t := range d.EventTypes {
+		p.EventTypes = append(p.EventTypes, v1.EventType(t))
+	}
+	w.Status.CreatePending = p
 	w.Status.Endpoint = normalEndpoint(string(w.Spec.Endpoint))
 	return r.Client.Status().Patch(ctx, w, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
 }
@@ -217,7 +227,7 @@ func (r *Reconciler) markPending(ctx context.Context, w *v1.EverlyticSMSWebhook)
 func (r *Reconciler) recordID(ctx context.Context, w *v1.EverlyticSMSWebhook, id string) error {
 	before := w.DeepCopy()
 	w.Status.WebhookID = id
-	w.Status.CreatePendingSince = nil
+	w.Status.CreatePending = nil
 	w.Status.Endpoint = normalEndpoint(string(w.Spec.Endpoint))
 	if id == "" {
 		w.Status.ReceiverAuthRevision = ""

@@ -257,7 +257,11 @@ func (w *world) evUnsettled() string {
 			}
 		}
 		if len(found) != 1 {
-			return fmt.Sprintf("Everlytic holds %s %d time(s), declared by %s", m.url, len(found), name)
+			var seen []string
+			for _, h := range found {
+				seen = append(seen, fmt.Sprintf("%s created %s updated %s", h.ID, h.CreatedAt, h.UpdatedAt))
+			}
+			return fmt.Sprintf("Everlytic holds %s %d time(s) (%s), declared by %s (status.webhookID %q)", m.url, len(found), strings.Join(seen, "; "), name, ids[name])
 		}
 		if h := found[0]; h.ID != ids[name] || !strings.EqualFold(h.Verb, m.verb) || !sameSet(h.EventTypes, m.types) ||
 			h.Status != map[bool]string{true: "enabled", false: "disabled"}[m.enabled] || (m.password == "") != (h.Auth == nil) || (h.Auth != nil && h.Auth.Password != m.password) {

@@ -119,7 +119,7 @@ func TestEverlyticCreateInterruptedBySIGKILLIsNotRepeated(t *testing.T) {
 	if err := env.StopManager(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	pending := kubectl(t, "get", "-n", ns, "elsw", "crash", "-o", "jsonpath={.status.createPendingSince}|{.status.webhookID}")
+	pending := kubectl(t, "get", "-n", ns, "elsw", "crash", "-o", "jsonpath={.status.createPending.since}|{.status.webhookID}")
 	if !strings.HasSuffix(pending, "|") || len(pending) < 2 {
 		t.Errorf("before the restart status holds %q: want a create-pending mark and no id", pending)
 	}
@@ -128,7 +128,7 @@ func TestEverlyticCreateInterruptedBySIGKILLIsNotRepeated(t *testing.T) {
 	}
 	kubectl(t, "wait", "-n", ns, "--for=condition=Ready", "--timeout=60s", "everlyticsmswebhook/crash")
 	hooks := everlyticHooks(t, user)
-	got := kubectl(t, "get", "-n", ns, "elsw", "crash", "-o", "jsonpath={.status.webhookID}|{.status.createPendingSince}")
+	got := kubectl(t, "get", "-n", ns, "elsw", "crash", "-o", "jsonpath={.status.webhookID}|{.status.createPending.since}")
 	if len(hooks) != 1 || got != hooks[0].ID+"|" {
 		t.Errorf("Everlytic holds %d webhooks (%+v), status %q: want one, recorded, mark cleared", len(hooks), hooks, got)
 	}

@@ -191,6 +191,21 @@ const (
 	DriftDetectionRewrite DriftDetection = "Rewrite"
 )
 
+// PendingCreate is a create the operator sent, or was about to send, whose
+// answer (the new webhook's id) is not recorded yet: what it sent, by which
+// the webhook it may have made is found (the spec may have changed since).
+type PendingCreate struct {
+	// since is when the create was marked, just before it was sent.
+	Since metav1.Time `json:"since"`
+	// url the create sent.
+	URL string `json:"url"`
+	// verb the create sent.
+	Verb string `json:"verb"`
+	// eventTypes the create sent.
+	// +listType=atomic
+	EventTypes []EventType `json:"eventTypes"`
+}
+
 // EverlyticSMSWebhookStatus is what the controller observed and did.
 type EverlyticSMSWebhookStatus struct {
 	// observedGeneration is the last generation fully handled: synced, or
@@ -218,12 +233,12 @@ type EverlyticSMSWebhookStatus struct {
 	// +optional
 	Endpoint string `json:"endpoint,omitempty"`
 
-	// createPendingSince is set just before the operator asks Everlytic to
-	// create the webhook, and cleared once its id is recorded. Found set
-	// after a restart, the webhook is looked for (same url, verb and event
-	// types) before anything is created again.
+	// createPending is set just before the operator asks Everlytic to create
+	// the webhook, and cleared once its id is recorded. Found set after a
+	// restart or a lost answer, the webhook it describes is looked for
+	// before anything is created again.
 	// +optional
-	CreatePendingSince *metav1.Time `json:"createPendingSince,omitempty"`
+	CreatePending *PendingCreate `json:"createPending,omitempty"`
 
 	// enabled is the webhook's status on Everlytic at the last sync:
 	// enabled or disabled.
