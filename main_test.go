@@ -50,3 +50,31 @@ func TestNamespacesFlag(t *testing.T) {
 		}
 	}
 }
+
+func TestProvidersFlag(t *testing.T) {
+	for _, tc := range []struct {
+		flag, want string
+		bad        bool
+	}{
+		{"sendblue,everlytic", "everlytic sendblue", false},
+		{" everlytic ", "everlytic", false},
+		{"sendblue,,sendblue", "sendblue", false},
+		{"", "", true},
+		{"sendblue,twilio", "", true},
+	} {
+		got, err := config{providers: tc.flag}.providerSet()
+		if (err != nil) != tc.bad {
+			t.Errorf("--providers %q: error %v, want error %v", tc.flag, err, tc.bad)
+			continue
+		}
+		var names []string
+		for _, p := range []string{"everlytic", "sendblue"} {
+			if got[p] {
+				names = append(names, p)
+			}
+		}
+		if strings.Join(names, " ") != tc.want {
+			t.Errorf("--providers %q = %v, want %s", tc.flag, names, tc.want)
+		}
+	}
+}
