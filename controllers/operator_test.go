@@ -315,34 +315,12 @@ func (op *operator) waitStoredAnyOrder(t *testing.T, keyID, want string) {
 
 func events(t *testing.T, ns, name string) []eventsv1.Event {
 	t.Helper()
-	var list eventsv1.EventList
-	if err := testClient.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
-		t.Fatal(err)
-	}
-	var out []eventsv1.Event
-	for _, e := range list.Items {
-		if e.Regarding.Name == name {
-			out = append(out, e)
-		}
-	}
-	return out
+	return testenv.Events(t, testClient, ns, name)
 }
 
 func waitEvent(t *testing.T, ns, name, reason string) eventsv1.Event {
 	t.Helper()
-	var found eventsv1.Event
-	waitFor(t, "event "+reason+" on "+name, func() (bool, string) {
-		var reasons []string
-		for _, e := range events(t, ns, name) {
-			reasons = append(reasons, e.Reason)
-			if e.Reason == reason {
-				found = e
-				return true, ""
-			}
-		}
-		return false, strings.Join(reasons, ",")
-	})
-	return found
+	return testenv.WaitEvent(t, testClient, waitTimeout, ns, name, reason)
 }
 
 func update(t *testing.T, ns, name string, change func(*v1.SendblueWebhookSet)) {

@@ -324,34 +324,12 @@ func update(t *testing.T, ns, name string, change func(*v1.EverlyticSMSWebhook))
 
 func events(t *testing.T, ns, name string) []eventsv1.Event {
 	t.Helper()
-	var list eventsv1.EventList
-	if err := testClient.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
-		t.Fatal(err)
-	}
-	var out []eventsv1.Event
-	for _, e := range list.Items {
-		if e.Regarding.Name == name {
-			out = append(out, e)
-		}
-	}
-	return out
+	return testenv.Events(t, testClient, ns, name)
 }
 
 func waitEvent(t *testing.T, ns, name, reason string) eventsv1.Event {
 	t.Helper()
-	var found eventsv1.Event
-	waitFor(t, name+" event "+reason, func() (bool, string) {
-		var seen []string
-		for _, e := range events(t, ns, name) {
-			if e.Reason == reason {
-				found = e
-				return true, ""
-			}
-			seen = append(seen, e.Reason)
-		}
-		return false, strings.Join(seen, ",")
-	})
-	return found
+	return testenv.WaitEvent(t, testClient, waitTimeout, ns, name, reason)
 }
 
 // only returns the account's single webhook, failing if there are others.

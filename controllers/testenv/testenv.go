@@ -10,6 +10,7 @@ package testenv
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -141,4 +143,38 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("timed out waiting for %s; last: %s", what, last)
+}
+
+// Events lists the events regarding the object ns/name.
+func Events(t testing.TB, c client.Client, ns, name string) []eventsv1.Event {
+	t.Helper()
+	var list eventsv1.EventList
+	if err := c.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	var out []eventsv1.Event
+	for _, e := range list.Items {
+		if e.Regarding.Name == name {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// WaitEvent waits for an event with reason regarding ns/name and returns it.
+func WaitEvent(t testing.TB, c client.Client, timeout time.Duration, ns, name, reason string) eventsv1.Event {
+	t.Helper()
+	var found eventsv1.Event
+	WaitFor(t, timeout, "event "+reason+" on "+name, func() (bool, string) {
+		var reasons []string
+		for _, e := range Events(t, c, ns, name) {
+			reasons = append(reasons, e.Reason)
+			if e.Reason == reason {
+				found = e
+				return true, ""
+			}
+		}
+		return false, strings.Join(reasons, ",")
+	})
+	return found
 }
