@@ -12,19 +12,14 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1 "github.com/sendblue-operator/sendblue-operator/api/sendblue/v1alpha1"
 	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue"
@@ -78,21 +73,7 @@ func startOperator(t *testing.T, n int, opts Options) *operator {
 // survives).
 func (op *operator) start(t *testing.T, opts Options) {
 	t.Helper()
-	// Logs at the highest verbosity there is: the leak check must hold even
-	// where client-go logs request and response bodies.
-	logger := zap.New(zap.WriteTo(op.logs), zap.UseDevMode(true), zap.Level(zapcore.Level(-128)))
-	mgr, err := ctrl.NewManager(testCfg, ctrl.Options{
-		Scheme:                 testScheme,
-		Logger:                 logger,
-		Cache:                  CacheOptions(op.ns),
-		Client:                 ClientOptions(),
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mgr := testenv.NewManager(t, testCfg, testScheme, op.logs, CacheOptions(op.ns), ClientOptions())
 	op.mgr = mgr
 	op.registry = prometheus.NewRegistry()
 	op.metrics = NewMetrics(op.registry)
@@ -115,17 +96,7 @@ func (op *operator) start(t *testing.T, opts Options) {
 		t.Fatal(err)
 	}
 	op.r = r
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	var once sync.Once
-	op.stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("manager: %v", err)
-			}
-		})
-	}
+	op.stop = testenv.Start(t, mgr, ctx, cancel)
 	t.Cleanup(func() {
 		op.stop()
 		op.assertNoSecretsLeaked(t)

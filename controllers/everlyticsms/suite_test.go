@@ -15,7 +15,6 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -25,14 +24,10 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
 	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1 "github.com/sendblue-operator/sendblue-operator/api/everlytic/v1alpha1"
 	"github.com/sendblue-operator/sendblue-operator/controllers/everlytic"
@@ -116,18 +111,9 @@ func startOperator(t *testing.T, opts Options) *operator {
 // survives).
 func (op *operator) start(t *testing.T, opts Options) {
 	t.Helper()
-	logger := zap.New(zap.WriteTo(op.logs), zap.UseDevMode(true), zap.Level(zapcore.Level(-128)))
-	mgr, err := ctrl.NewManager(testCfg, ctrl.Options{
-		Scheme: testScheme, Logger: logger,
-		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{op.ns: {}}},
-		Client:                 client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mgr := testenv.NewManager(t, testCfg, testScheme, op.logs,
+		cache.Options{DefaultNamespaces: map[string]cache.Config{op.ns: {}}},
+		client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}})
 	op.registry = prometheus.NewRegistry()
 	m := NewMetrics(op.registry)
 	if opts.IntervalOverride == 0 {
@@ -145,17 +131,7 @@ func (op *operator) start(t *testing.T, opts Options) {
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	var once sync.Once
-	op.stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("manager: %v", err)
-			}
-		})
-	}
+	op.stop = testenv.Start(t, mgr, ctx, cancel)
 	t.Cleanup(func() {
 		op.stop()
 		op.assertNoSecretsLeaked(t)

@@ -14,6 +14,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,11 +22,18 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap/zapcore"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 )
 
 var (
@@ -177,4 +185,42 @@ func WaitEvent(t testing.TB, c client.Client, timeout time.Duration, ns, name, r
 		return false, strings.Join(reasons, ",")
 	})
 	return found
+}
+
+// NewManager returns a manager on the control plane for one test: its log
+// at the highest verbosity there is (where client-go logs bodies: the leak
+// scans must hold there) into logs, no metrics or probe listener, and
+// controller names reusable across the test binary's managers.
+func NewManager(t testing.TB, cfg *rest.Config, scheme *runtime.Scheme, logs io.Writer, cacheOpts cache.Options, clientOpts client.Options) ctrl.Manager {
+	t.Helper()
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Logger:                 zap.New(zap.WriteTo(logs), zap.UseDevMode(true), zap.Level(zapcore.Level(-128))),
+		Cache:                  cacheOpts,
+		Client:                 clientOpts,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mgr
+}
+
+// Start runs mgr until the returned stop is called; stop (safe to call more
+// than once) waits for it and fails t if it ended with an error. Stopping is
+// a process restart: nothing in memory survives.
+func Start(t testing.TB, mgr ctrl.Manager, ctx context.Context, cancel context.CancelFunc) (stop func()) {
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("manager: %v", err)
+			}
+		})
+	}
 }
