@@ -17,6 +17,16 @@ type stallError struct {
 
 func (e *stallError) Error() string { return e.message }
 
+// waitError: nothing failed, but the sync must look again after a pause
+// before it may act. It is reported as Reconciling with its reason and
+// requeued after the pause: never slept on inside Reconcile.
+type waitError struct {
+	reason, message string
+	after           time.Duration
+}
+
+func (e *waitError) Error() string { return e.message }
+
 // verdict is how a failed sync is reported and retried.
 type verdict struct {
 	outcome
@@ -31,6 +41,7 @@ func classify(err error, o Options) verdict {
 	var (
 		input        *inputError
 		stall        *stallError
+		wait         *waitError
 		unauthorized *everlytic.UnauthorizedError
 		badRequest   *everlytic.BadRequestError
 		rateLimited  *everlytic.RateLimitedError
@@ -48,6 +59,8 @@ func classify(err error, o Options) verdict {
 			return verdict{stalled(stall.reason, stall.message), o.StalledRetry}
 		}
 		return verdict{waiting(stall.reason, stall.message), o.StalledRetry}
+	case errors.As(err, &wait):
+		return verdict{waiting(wait.reason, wait.message), wait.after}
 	case errors.As(err, &unauthorized):
 		return verdict{stalled(ReasonUnauthorized, fmt.Sprintf(
 			"Everlytic refused the credentials (HTTP %d %s); check the username and API key in spec.credentialsRef", unauthorized.StatusCode, unauthorized.Message)), o.StalledRetry}

@@ -33,6 +33,7 @@ func TestClassifyEveryErrorClass(t *testing.T) {
 		{"a missing Secret waits for it", &inputError{ReasonCredentialsNotFound, "m"}, ReasonCredentialsNotFound, false, false, o.StalledRetry, "m"},
 		{"a value that cannot be sent stalls", &inputError{ReasonInvalidSpec, "m"}, ReasonInvalidSpec, true, false, o.StalledRetry, "m"},
 		{"an ambiguous create stalls", &stallError{ReasonCreatePending, "m", true}, ReasonCreatePending, true, false, o.StalledRetry, "m"},
+		{"a create not yet known to have failed waits as told", &waitError{ReasonCreatePending, "m", 4 * time.Second}, ReasonCreatePending, false, false, 4 * time.Second, "m"},
 		{"401 stalls", &everlytic.UnauthorizedError{StatusCode: 401, Message: "Invalid credentials."}, ReasonUnauthorized, true, false, o.StalledRetry, "Invalid credentials."},
 		{"400 names the field", bad, ReasonRejected, true, false, o.StalledRetry, "webhook.status: The selected webhook.status is invalid"},
 		{"429 waits as told", &everlytic.RateLimitedError{RetryAfter: 7 * time.Second}, ReasonRateLimited, false, false, 7 * time.Second, "7s"},

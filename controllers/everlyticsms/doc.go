@@ -8,5 +8,6 @@
 // status (createPending: when, and what it sends) before it is sent, with an optimistic lock; a
 // mark found after a restart is resolved by listing the webhooks and
 // matching the url, verb and event types the create sent, never by creating
-// blindly.
+// blindly: the create is sent again only after two lists, some seconds
+// apart, both show nothing it made.
 package everlyticsms

@@ -60,8 +60,12 @@ func (r *Reconciler) deleteWebhook(ctx context.Context, w *v1.EverlyticSMSWebhoo
 		return err
 	}
 	if id == "" {
-		if id, err = r.findLost(ctx, w, api); err != nil || id == "" {
+		if id, err = r.findLost(ctx, w, api); err != nil {
 			return err
+		}
+		if id == "" {
+			// Released only once a second list agrees.
+			return r.confirmAbsent(ctx, w)
 		}
 	}
 	err = api.Delete(ctx, id)

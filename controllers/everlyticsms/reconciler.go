@@ -62,6 +62,9 @@ type Options struct {
 	StalledRetry time.Duration
 	// RateLimitRetry is the wait after a 429 without a Retry-After. Default 30s.
 	RateLimitRetry time.Duration
+	// ConfirmDelay is the pause between the two lists that must both show
+	// no trace of an interrupted create before it is sent again. Default 10s.
+	ConfirmDelay time.Duration
 	// WebhookSecretSelector, when set, must match every Secret that
 	// receiverAuthRef names.
 	WebhookSecretSelector labels.Selector
@@ -88,6 +91,9 @@ func (o Options) withDefaults() Options {
 	if o.RateLimitRetry <= 0 {
 		o.RateLimitRetry = 30 * time.Second
 	}
+	if o.ConfirmDelay <= 0 {
+		o.ConfirmDelay = 10 * time.Second
+	}
 	return o
 }
 
@@ -101,6 +107,8 @@ type Reconciler struct {
 	NewClient ClientFactory
 	Metrics   *Metrics
 	Options   Options
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
 
 	secrets secrets
 }
@@ -254,6 +262,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, rerr
 	}
 	return ctrl.Result{RequeueAfter: r.interval(w)}, nil
+}
+
+func (r *Reconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
 }
 
 func (r *Reconciler) interval(w *v1.EverlyticSMSWebhook) time.Duration {

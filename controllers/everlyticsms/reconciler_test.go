@@ -498,3 +498,25 @@ func TestALostCreateIsFoundAfterTheSpecChanged(t *testing.T) {
 		t.Errorf("requests %v: want one create", n)
 	}
 }
+
+// emptyList is a well-formed answer to a list that holds nothing.
+const emptyList = `{"status":"success","data":{"webhooks":[]},"meta":{"total":0,"per_page":20,"current_page":1,"last_page":1}}`
+
+// A create lands, its answer is lost, and the next list answers empty (a
+// list that lags the create, or lies): one empty list is not proof, so the
+// webhook is listed again, some seconds later, before anything is created.
+func TestOneEmptyListIsNotProofThatACreateFailed(t *testing.T) {
+	op := startOperator(t, Options{})
+	op.account(t, "creds", "kim")
+	op.emu.InjectFault(everlytictest.Fault{Account: "kim", Op: everlytictest.OpCreate, Status: 502, AfterStore: true})
+	op.emu.InjectFault(everlytictest.Fault{Account: "kim", Op: everlytictest.OpList, Body: emptyList})
+	mustCreate(t, op.newHook("sms", "creds", "https://app.example.com/k", v1.EventSent))
+	s := waitReason(t, op.ns, "sms", ReasonSynced)
+	hooks, _ := op.emu.Webhooks("kim")
+	if n := op.emu.Requests("kim"); len(hooks) != 1 || n[everlytictest.OpCreate] != 1 || n[everlytictest.OpList] < 2 {
+		t.Fatalf("%d webhooks, requests %v: want 1 webhook, one create, two lists", len(hooks), n)
+	}
+	if s.Status.WebhookID != hooks[0].ID {
+		t.Errorf("recorded %s, want %s", s.Status.WebhookID, hooks[0].ID)
+	}
+}

@@ -122,6 +122,9 @@ func (op *operator) start(t *testing.T, opts Options) {
 	if opts.StalledRetry == 0 {
 		opts.StalledRetry = 2 * time.Second
 	}
+	if opts.ConfirmDelay == 0 {
+		opts.ConfirmDelay = time.Second
+	}
 	if opts.AllowedEndpoints == nil {
 		opts.AllowedEndpoints = []string{"127.0.0.1"}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -124,7 +125,10 @@ func (r *Reconciler) create(ctx context.Context, w *v1.EverlyticSMSWebhook, api 
 			}
 			return r.enforce(ctx, w, api, d, id, observed{adopted: true})
 		}
-		// Nothing matches: the create did not land.
+		if err := r.confirmAbsent(ctx, w); err != nil {
+			return outcome{}, err
+		}
+		// Two lists, apart, found nothing: the create did not land.
 	}
 	if err := r.markPending(ctx, w, d); err != nil {
 		return outcome{}, err
@@ -204,6 +208,36 @@ func (r *Reconciler) findLost(ctx context.Context, w *v1.EverlyticSMSWebhook, ap
 	return "", &stallError{ReasonCreatePending, fmt.Sprintf(
 		"a create of this webhook was interrupted at %s and %d webhooks on Everlytic match its url, verb and event types (%s); nothing is created or adopted. "+
 			"Delete the extra ones on Everlytic, or delete this object and create it again with spec.webhookID", since, len(ids), strings.Join(ids, ", ")), true}
+}
+
+// confirmAbsent returns nil once two lists, Options.ConfirmDelay apart, have
+// shown no webhook the interrupted create made: a create is not idempotent
+// and a list is cheap, and one empty list is not proof (it may lag the
+// create, or answer wrongly). After the first list it records when, in
+// status, and asks for a requeue: the pause is never slept inside Reconcile.
+func (r *Reconciler) confirmAbsent(ctx context.Context, w *v1.EverlyticSMSWebhook) error {
+	p := w.Status.CreatePending
+	now := r.now()
+	if p.NotFoundAt == nil {
+		before := w.DeepCopy()
+		at := metav1.NewTime(now)
+		w.Status.CreatePending.NotFoundAt = &at
+		if err := r.Client.Status().Patch(ctx, w, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+			return fmt.Errorf("recording that a list found no trace of an interrupted create: %w", err)
+		}
+		return r.absentOnce(w, r.Options.ConfirmDelay)
+	}
+	if wait := p.NotFoundAt.Add(r.Options.ConfirmDelay).Sub(now); wait > 0 {
+		return r.absentOnce(w, wait)
+	}
+	return nil
+}
+
+// absentOnce says, in status, that one list found nothing and another is due.
+func (r *Reconciler) absentOnce(w *v1.EverlyticSMSWebhook, after time.Duration) error {
+	return &waitError{ReasonCreatePending, fmt.Sprintf(
+		"a create of this webhook was interrupted at %s and a list of Everlytic's webhooks shows no webhook it made; one list is not proof, "+
+			"so the webhooks are listed again before anything is created or released", w.Status.CreatePending.Since.UTC().Format(time.RFC3339)), after}
 }
 
 // markPending records, before a create, that a create is under way and what

@@ -204,6 +204,12 @@ type PendingCreate struct {
 	// eventTypes the create sent.
 	// +listType=atomic
 	EventTypes []EventType `json:"eventTypes"`
+	// notFoundAt is when a list of the account's webhooks first showed none
+	// this create made. One list is not proof that the create did not land
+	// (a list may lag a create, or answer wrongly): the create is sent again
+	// only after a second list, some seconds later, shows none either.
+	// +optional
+	NotFoundAt *metav1.Time `json:"notFoundAt,omitempty"`
 }
 
 // EverlyticSMSWebhookStatus is what the controller observed and did.
