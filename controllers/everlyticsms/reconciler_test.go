@@ -520,3 +520,36 @@ func TestOneEmptyListIsNotProofThatACreateFailed(t *testing.T) {
 		t.Errorf("recorded %s, want %s", s.Status.WebhookID, hooks[0].ID)
 	}
 }
+
+// A webhook made in the dashboard long before, with the url, verb and event
+// types of the object, is not taken for the one an interrupted create made:
+// it is never adopted, rewritten or deleted.
+func TestAnInterruptedCreateNeverAdoptsAnOlderWebhook(t *testing.T) {
+	op := startOperator(t, Options{})
+	op.account(t, "creds", "lee")
+	op.emu.SetClock(func() time.Time { return time.Now().Add(-time.Hour) })
+	dash, err := op.emu.PutWebhook("lee", everlytic.Webhook{URL: "https://app.example.com/b", Verb: "POST", EventTypes: []everlytic.EventType{everlytic.Sent}, Status: "disabled"})
+	op.emu.SetClock(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op.emu.InjectFault(everlytictest.Fault{Account: "lee", Op: everlytictest.OpCreate, Status: 500})
+	mustCreate(t, op.newHook("sms", "creds", "https://app.example.com/b", v1.EventSent))
+	s := waitReason(t, op.ns, "sms", ReasonSynced)
+	if s.Status.WebhookID == dash.ID {
+		t.Fatalf("the dashboard's webhook %s was adopted", dash.ID)
+	}
+	if got, ok := op.emu.Webhook("lee", dash.ID); !ok || got.Status != "disabled" || got.UpdatedAt != dash.UpdatedAt {
+		t.Errorf("the dashboard's webhook became %+v (present %v): want it untouched", got, ok)
+	}
+	if err := testClient.Delete(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the object gone", func() (bool, string) {
+		err := testClient.Get(context.Background(), client.ObjectKeyFromObject(s), &v1.EverlyticSMSWebhook{})
+		return apierrors.IsNotFound(err), "still there"
+	})
+	if hooks, _ := op.emu.Webhooks("lee"); len(hooks) != 1 || hooks[0].ID != dash.ID {
+		t.Errorf("after the delete Everlytic holds %+v: want the dashboard's webhook only", hooks)
+	}
+}

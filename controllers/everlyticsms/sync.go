@@ -165,8 +165,11 @@ func refused(err error) bool {
 
 // findLost looks, after an interrupted create, for the webhook it may have
 // made: the one with the url, verb and event types that create sent (the
-// spec may have changed since) that no other object claims. "" when there is
-// none. Any doubt stops with CreatePending.
+// spec may have changed since), created after the create was marked (see
+// CreatedSkew), that no other object claims. An older twin, such as one made
+// in the dashboard, is never taken: adopting it would rewrite it, and
+// deleting the object would delete it. "" when there is none. Any doubt (two
+// candidates, a candidate without a creation time) stops with CreatePending.
 func (r *Reconciler) findLost(ctx context.Context, w *v1.EverlyticSMSWebhook, api API) (string, error) {
 	p := w.Status.CreatePending
 	sent := desired{URL: p.URL, Verb: p.Verb}
@@ -193,7 +196,17 @@ func (r *Reconciler) findLost(ctx context.Context, w *v1.EverlyticSMSWebhook, ap
 		if err != nil {
 			return "", err
 		}
-		if mine {
+		if !mine {
+			continue
+		}
+		after, known := createdSince(h, p.Since.Time)
+		if !known {
+			return "", &stallError{ReasonCreatePending, fmt.Sprintf(
+				"a create of this webhook was interrupted at %s and webhook %s on Everlytic matches what it sent, but Everlytic's list gives no creation time "+
+					"that tells whether the create made it or it existed before; nothing is created or adopted. If the operator made it, delete this object "+
+					"with deletionPolicy Orphan and create it again with spec.webhookID %s; if not, delete this object and create it again", since, h.ID, h.ID), true}
+		}
+		if after {
 			ids = append(ids, h.ID)
 		}
 	}
@@ -238,6 +251,26 @@ func (r *Reconciler) absentOnce(w *v1.EverlyticSMSWebhook, after time.Duration) 
 	return &waitError{ReasonCreatePending, fmt.Sprintf(
 		"a create of this webhook was interrupted at %s and a list of Everlytic's webhooks shows no webhook it made; one list is not proof, "+
 			"so the webhooks are listed again before anything is created or released", w.Status.CreatePending.Since.UTC().Format(time.RFC3339)), after}
+}
+
+// CreatedSkew is how much earlier than status.createPending.since a webhook
+// may be stamped and still be taken for the one that create made. since is
+// stamped by the manager's clock, truncated to the second, and
+// created_timestamp by Everlytic's: two clocks that NTP keeps within seconds
+// of each other. Two minutes covers such a skew many times over; a manager
+// clock ahead by more would miss its own webhook (and create it again, after
+// two lists), while a webhook made by hand less than two minutes before the
+// create, with the same url, verb and event types, is still taken for it.
+const CreatedSkew = 2 * time.Minute
+
+// createdSince says whether h was created after since (less CreatedSkew),
+// and whether its creation time could be read at all.
+func createdSince(h everlytic.Webhook, since time.Time) (after, known bool) {
+	at, err := time.Parse(time.RFC3339, h.CreatedAt)
+	if err != nil {
+		return false, false
+	}
+	return !at.Before(since.Add(-CreatedSkew)), true
 }
 
 // markPending records, before a create, that a create is under way and what

@@ -83,6 +83,7 @@ type Server struct {
 	getByID  bool
 	perPage  int
 	seq      int
+	now      func() time.Time
 	closed   chan struct{}
 	once     sync.Once
 	mux      *http.ServeMux
@@ -91,7 +92,7 @@ type Server struct {
 // NewServer returns an emulator with no accounts, GET by id available and
 // DefaultPerPage webhooks per list page.
 func NewServer() *Server {
-	s := &Server{accounts: map[string]*account{}, getByID: true, perPage: DefaultPerPage, closed: make(chan struct{})}
+	s := &Server{accounts: map[string]*account{}, getByID: true, perPage: DefaultPerPage, now: time.Now, closed: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc(everlytic.CollectionPath, s.serveCollection)
 	mux.HandleFunc(everlytic.CollectionPath+"/{id}", s.serveItem)
@@ -196,7 +197,7 @@ func (s *Server) dashboardPut(username, id string, obj object) (everlytic.Webhoo
 // store creates or overwrites hook (by ID), stamping it; the caller holds
 // s.mu. An overwrite keeps the creation time and order.
 func (s *Server) store(a *account, hook everlytic.Webhook) everlytic.Webhook {
-	now := time.Now().In(zone).Format(time.RFC3339)
+	now := s.now().In(zone).Format(time.RFC3339)
 	hook.UpdatedAt = now
 	prev, exists := a.hooks[hook.ID]
 	if exists {
@@ -255,6 +256,18 @@ func (s *Server) SetGetByIDAvailable(ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.getByID = ok
+}
+
+// SetClock sets the clock that stamps created_timestamp and
+// updated_timestamp, so that a test can make a webhook that existed long
+// before (or a server whose clock is off); nil restores time.Now.
+func (s *Server) SetClock(now func() time.Time) {
+	if now == nil {
+		now = time.Now
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = now
 }
 
 // SetPerPage sets the list page size; n < 1 restores DefaultPerPage.
