@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,6 +52,8 @@ type config struct {
 	readRetry, stalledRetry                                 time.Duration
 	providers, everlyticEndpoints                           string
 	everlyticTimeout                                        time.Duration
+	everlyticWorkers                                        int
+	everlyticPorts                                          string
 }
 
 func parseFlags() (config, zap.Options) {
@@ -84,6 +87,8 @@ func parseFlags() (config, zap.Options) {
 	flag.StringVar(&c.providers, "providers", "sendblue,everlytic", "Comma-separated providers whose resources the manager reconciles: sendblue (SendblueWebhookSet), everlytic (EverlyticSMSWebhook). Each needs its CRD installed.")
 	flag.StringVar(&c.everlyticEndpoints, "everlytic-endpoints", strings.Join(everlyticsms.DefaultAllowedEndpoints, ","), "Comma-separated hosts an EverlyticSMSWebhook's spec.endpoint may name: a host, or *.domain for any host below domain. Others are refused (EndpointNotAllowed) and never called.")
 	flag.DurationVar(&c.everlyticTimeout, "everlytic-request-timeout", 30*time.Second, "Timeout of each Everlytic API request.")
+	flag.IntVar(&c.everlyticWorkers, "everlytic-max-concurrent-reconciles", 4, "How many EverlyticSMSWebhooks are synced at once. One endpoint may hold all but one of them, one account (endpoint and username) half of that; others wait their turn without holding a worker.")
+	flag.StringVar(&c.everlyticPorts, "everlytic-endpoint-ports", "443", "Comma-separated ports an EverlyticSMSWebhook's spec.endpoint may name for a host other than loopback. Others are refused (EndpointNotAllowed) and never called.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -137,8 +142,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	if c.everlyticTimeout <= 0 {
-		return fmt.Errorf("--everlytic-request-timeout must be > 0")
+	if c.everlyticTimeout <= 0 || c.everlyticWorkers < 1 {
+		return fmt.Errorf("--everlytic-request-timeout must be > 0 and --everlytic-max-concurrent-reconciles >= 1")
 	}
 
 	scheme := runtime.NewScheme()
@@ -236,6 +241,26 @@ func setupSendblue(ctx context.Context, mgr ctrl.Manager, c config, selector lab
 	return nil
 }
 
+// everlyticPortList parses --everlytic-endpoint-ports: at least one port,
+// each from 1 to 65535.
+func (c config) everlyticPortList() ([]int, error) {
+	var out []int
+	for _, p := range strings.Split(c.everlyticPorts, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("--everlytic-endpoint-ports: %q is not a port (1-65535)", p)
+		}
+		out = append(out, n)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("--everlytic-endpoint-ports: name at least one port")
+	}
+	return out, nil
+}
+
 // setupEverlytic registers the EverlyticSMSWebhook controller.
 func setupEverlytic(ctx context.Context, mgr ctrl.Manager, c config, selector labels.Selector) error {
 	var allowed []string
@@ -247,12 +272,16 @@ func setupEverlytic(ctx context.Context, mgr ctrl.Manager, c config, selector la
 	if len(allowed) == 0 {
 		return errors.New("--everlytic-endpoints: name at least one host")
 	}
+	ports, err := c.everlyticPortList()
+	if err != nil {
+		return err
+	}
 	metrics := everlyticsms.NewMetrics(nil)
 	r := &everlyticsms.Reconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("sendblue-operator"),
 		NewClient: everlyticsms.NewClientFactory(c.everlyticTimeout, metrics), Metrics: metrics,
-		Options: everlyticsms.Options{AllowedEndpoints: allowed, SyncTimeout: c.syncTimeout,
-			StalledRetry: c.stalledRetry, RateLimitRetry: c.rateLimitRetry, WebhookSecretSelector: selector},
+		Options: everlyticsms.Options{AllowedEndpoints: allowed, AllowedPorts: ports, MaxConcurrentReconciles: c.everlyticWorkers,
+			SyncTimeout: c.syncTimeout, StalledRetry: c.stalledRetry, RateLimitRetry: c.rateLimitRetry, WebhookSecretSelector: selector},
 	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the EverlyticSMSWebhook controller: %w", err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -75,6 +76,25 @@ func TestProvidersFlag(t *testing.T) {
 		}
 		if strings.Join(names, " ") != tc.want {
 			t.Errorf("--providers %q = %v, want %s", tc.flag, names, tc.want)
+		}
+	}
+}
+
+func TestEverlyticEndpointPortsFlag(t *testing.T) {
+	for _, tc := range []struct {
+		flag, want string
+		bad        bool
+	}{
+		{"443", "[443]", false},
+		{" 443, 8443,", "[443 8443]", false},
+		{"", "", true},
+		{"0", "", true},
+		{"65536", "", true},
+		{"https", "", true},
+	} {
+		got, err := config{everlyticPorts: tc.flag}.everlyticPortList()
+		if (err != nil) != tc.bad || (!tc.bad && fmt.Sprint(got) != tc.want) {
+			t.Errorf("--everlytic-endpoint-ports %q = %v, %v; want %s (error %v)", tc.flag, got, err, tc.want, tc.bad)
 		}
 	}
 }

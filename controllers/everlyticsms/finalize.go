@@ -52,13 +52,18 @@ func (r *Reconciler) deleteWebhook(ctx context.Context, w *v1.EverlyticSMSWebhoo
 	if id == "" && w.Status.CreatePending == nil {
 		return nil // nothing was created
 	}
-	api, _, err := r.client(ctx, w)
+	api, in, err := r.client(ctx, w)
 	if err != nil {
 		return err
 	}
 	if err := r.checkClaims(ctx, w); err != nil {
 		return err
 	}
+	release, ok := r.gate.enter(normalEndpoint(string(w.Spec.Endpoint)), in.creds.Username)
+	if !ok {
+		return r.busy()
+	}
+	defer release()
 	if id == "" {
 		if id, err = r.findLost(ctx, w, api); err != nil {
 			return err

@@ -2,8 +2,11 @@ package everlyticsms
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,6 +58,19 @@ type Options struct {
 	AllowedEndpoints []string
 	// MaxConcurrentReconciles is how many objects are synced at once. Default 4.
 	MaxConcurrentReconciles int
+	// MaxInFlightPerEndpoint is how many of those may call one endpoint at
+	// once, so that an endpoint that does not answer cannot hold every
+	// worker. Default MaxConcurrentReconciles-1 (at least 1).
+	MaxInFlightPerEndpoint int
+	// MaxInFlightPerAccount is how many may call one account (endpoint and
+	// username) at once. Default half of MaxInFlightPerEndpoint (at least 1).
+	MaxInFlightPerAccount int
+	// BusyRetry is the pause, plus up to half of it, before an object whose
+	// endpoint or account is full is tried again. Default 1s.
+	BusyRetry time.Duration
+	// AllowedPorts are the ports spec.endpoint may name for a host other
+	// than loopback. Default 443.
+	AllowedPorts []int
 	// SyncTimeout bounds one sync, every Everlytic request included. Default 2m.
 	SyncTimeout time.Duration
 	// StalledRetry is the wait after Everlytic refused the credentials or
@@ -81,6 +97,18 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxConcurrentReconciles <= 0 {
 		o.MaxConcurrentReconciles = 4
+	}
+	if o.MaxInFlightPerEndpoint <= 0 {
+		o.MaxInFlightPerEndpoint = max(1, o.MaxConcurrentReconciles-1)
+	}
+	if o.MaxInFlightPerAccount <= 0 {
+		o.MaxInFlightPerAccount = max(1, o.MaxInFlightPerEndpoint/2)
+	}
+	if o.BusyRetry <= 0 {
+		o.BusyRetry = time.Second
+	}
+	if len(o.AllowedPorts) == 0 {
+		o.AllowedPorts = []int{443}
 	}
 	if o.SyncTimeout <= 0 {
 		o.SyncTimeout = 2 * time.Minute
@@ -111,6 +139,7 @@ type Reconciler struct {
 	Now func() time.Time
 
 	secrets secrets
+	gate    *gate
 }
 
 // Field indexes of the cache.
@@ -123,6 +152,7 @@ const (
 func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	r.Options = r.Options.withDefaults()
 	r.secrets = secrets{meta: mgr.GetCache(), api: r.APIReader, selector: r.Options.WebhookSecretSelector}
+	r.gate = newGate(r.Options.MaxInFlightPerEndpoint, r.Options.MaxInFlightPerAccount)
 	idx := mgr.GetFieldIndexer()
 	if err := idx.IndexField(ctx, &v1.EverlyticSMSWebhook{}, indexSecrets, func(o client.Object) []string {
 		return secretNames(o.(*v1.EverlyticSMSWebhook))
@@ -228,6 +258,27 @@ func endpointAllowed(endpoint string, allowed []string) bool {
 	return false
 }
 
+// endpointPortProblem says why the operator may not call endpoint's port, or
+// "". A host other than loopback is called on 443 (or a port the
+// --everlytic-endpoint-ports flag adds) only: a spec.endpoint that names an
+// allowed host on another port could otherwise probe that host's ports, or
+// hold workers on a port that drops connections.
+func endpointPortProblem(endpoint string, allowed []int) string {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Port() == "" || everlytic.IsLoopbackHost(u.Hostname()) {
+		return ""
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err == nil && slices.Contains(allowed, port) {
+		return ""
+	}
+	ports := make([]string, len(allowed))
+	for i, p := range allowed {
+		ports[i] = strconv.Itoa(p)
+	}
+	return fmt.Sprintf("port %s may not be called (the operator's --everlytic-endpoint-ports flag allows %s); name the install without a port", u.Port(), strings.Join(ports, ", "))
+}
+
 // Reconcile brings one webhook in line with its object.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	w := &v1.EverlyticSMSWebhook{}
@@ -280,6 +331,10 @@ func (r *Reconciler) interval(w *v1.EverlyticSMSWebhook) time.Duration {
 
 // failed reports a failed sync and schedules the retry.
 func (r *Reconciler) failed(ctx context.Context, w *v1.EverlyticSMSWebhook, err error) (ctrl.Result, error) {
+	var busy *busyError
+	if errors.As(err, &busy) {
+		return ctrl.Result{RequeueAfter: busy.after}, nil
+	}
 	v := classify(err, r.Options)
 	if rerr := r.report(ctx, w, v.outcome); rerr != nil {
 		return ctrl.Result{}, rerr
@@ -297,6 +352,9 @@ func (r *Reconciler) client(ctx context.Context, w *v1.EverlyticSMSWebhook) (API
 	if !endpointAllowed(ep, r.Options.AllowedEndpoints) {
 		return nil, inputs{}, &stallError{ReasonEndpointNotAllowed, fmt.Sprintf(
 			"spec.endpoint: the operator may not call this host (its --everlytic-endpoints flag allows %s)", strings.Join(r.Options.AllowedEndpoints, ", ")), true}
+	}
+	if problem := endpointPortProblem(ep, r.Options.AllowedPorts); problem != "" {
+		return nil, inputs{}, &stallError{ReasonEndpointNotAllowed, "spec.endpoint: " + problem, true}
 	}
 	if old := endpointMoved(w); old != "" {
 		what := "webhook " + w.Status.WebhookID

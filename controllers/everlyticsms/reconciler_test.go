@@ -3,6 +3,7 @@ package everlyticsms
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"github.com/sendblue-operator/sendblue-operator/controllers/everlytic"
 	"github.com/sendblue-operator/sendblue-operator/controllers/everlytic/everlytictest"
 	"github.com/sendblue-operator/sendblue-operator/controllers/status"
+	"github.com/sendblue-operator/sendblue-operator/controllers/testenv"
 )
 
 func typesOf(w everlytic.Webhook) []string {
@@ -552,4 +554,35 @@ func TestAnInterruptedCreateNeverAdoptsAnOlderWebhook(t *testing.T) {
 	if hooks, _ := op.emu.Webhooks("lee"); len(hooks) != 1 || hooks[0].ID != dash.ID {
 		t.Errorf("after the delete Everlytic holds %+v: want the dashboard's webhook only", hooks)
 	}
+}
+
+// Objects on an endpoint that never answers (an allowed host on a filtered
+// port, a hung install) hold a bounded share of the workers: an object on
+// another endpoint still becomes Ready well within one request timeout.
+func TestAHangingEndpointDoesNotHoldEveryWorker(t *testing.T) {
+	op := startOperator(t, Options{MaxConcurrentReconciles: 2})
+	op.account(t, "creds", "mia")
+	hung := everlytictest.NewServer()
+	hung.InjectFault(everlytictest.Fault{Hang: true, Count: 1000})
+	hts := httptest.NewServer(hung)
+	t.Cleanup(func() { hung.Close(); hts.Close() })
+	if err := hung.AddAccount("mia", "unused"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		w := op.newHook(fmt.Sprintf("hung-%d", i), "creds", "https://app.example.com/hung", v1.EventSent)
+		w.Spec.Endpoint = v1.Endpoint(hts.URL)
+		mustCreate(t, w)
+	}
+	waitFor(t, "the hanging endpoint to hold a sync", func() (bool, string) {
+		n := hung.Requests("mia")
+		return n[everlytictest.OpCreate] >= 1, fmt.Sprint(n)
+	})
+	mustCreate(t, op.newHook("elsewhere", "creds", "https://app.example.com/m", v1.EventSent))
+	// The test client's request timeout is 5s: a worker held by the hanging
+	// endpoint is not free before that.
+	testenv.WaitFor(t, 3*time.Second, "elsewhere Ready", func() (bool, string) {
+		r, m := readyReason(get(t, op.ns, "elsewhere"))
+		return r == ReasonSynced, r + ": " + m
+	})
 }

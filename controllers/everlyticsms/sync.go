@@ -37,6 +37,11 @@ func (r *Reconciler) sync(ctx context.Context, w *v1.EverlyticSMSWebhook) (outco
 	if err := r.checkClaims(ctx, w); err != nil {
 		return outcome{}, err
 	}
+	release, ok := r.gate.enter(normalEndpoint(string(w.Spec.Endpoint)), in.creds.Username)
+	if !ok {
+		return outcome{}, r.busy()
+	}
+	defer release()
 	d := desiredOf(w, in.auth, in.authRevision)
 	switch {
 	case w.Status.WebhookID != "":

@@ -77,6 +77,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   "providers" "providers"
   "everlyticEndpoints" "everlytic-endpoints"
   "everlyticRequestTimeout" "everlytic-request-timeout"
+  "everlyticMaxConcurrentReconciles" "everlytic-max-concurrent-reconciles"
+  "everlyticEndpointPorts" "everlytic-endpoint-ports"
   "logLevel" "zap-log-level"
   "logEncoder" "zap-encoder" }}
 - --leader-elect
@@ -96,7 +98,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- $value := get $.Values.config $key }}
 {{- if kindIs "slice" $value }}
-{{- /* A list (providers, everlyticEndpoints) is the flag's comma-separated value. */}}
+{{- /* A list (providers, everlyticEndpoints, everlyticEndpointPorts) is the flag's comma-separated value. */}}
 {{- $value = join "," $value }}
 {{- end }}
 - {{ printf "--%s=%v" $flag $value | quote }}
