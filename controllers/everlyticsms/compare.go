@@ -26,6 +26,9 @@ type desired struct {
 	// status.receiverAuthRevision); "" without Auth.
 	AuthRevision string
 	Status       string
+	// Account is the accountID of the credentials the sync writes with:
+	// where a webhook it creates or adopts lives (status.accountID).
+	Account string
 }
 
 // desiredOf builds what an object declares from its spec and the receiver

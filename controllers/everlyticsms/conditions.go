@@ -23,6 +23,7 @@ const (
 	ReasonEndpointNotAllowed  = "EndpointNotAllowed"
 	ReasonEndpointChanged     = "EndpointChanged"
 	ReasonConflict            = "Conflict"
+	ReasonAccountChanged      = "AccountChanged"
 )
 
 // ReasonStalls says whether each reason comes with Stalled=True ({false},
@@ -44,6 +45,7 @@ var ReasonStalls = map[string][]bool{
 	ReasonEndpointNotAllowed:  {true},
 	ReasonEndpointChanged:     {true},
 	ReasonConflict:            {true},
+	ReasonAccountChanged:      {true},
 }
 
 // AllReasons lists the reasons, for metrics.

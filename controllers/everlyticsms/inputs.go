@@ -35,6 +35,8 @@ type inputs struct {
 	creds        everlytic.Credentials
 	auth         *everlytic.BasicAuth
 	authRevision string
+	// account is the accountID the credentials reach (status.accountID).
+	account string
 }
 
 // secrets reads one object's Secrets at the version the manager's metadata

@@ -368,6 +368,10 @@ func (r *Reconciler) client(ctx context.Context, w *v1.EverlyticSMSWebhook) (API
 	if err != nil {
 		return nil, in, err
 	}
+	in.account = accountID(ep, in.creds.Username)
+	if accountChanged(w, in.account) {
+		return nil, in, accountChangedError(w, in.account)
+	}
 	var known []string
 	if in.auth != nil {
 		known = append(known, in.auth.Password)

@@ -586,3 +586,36 @@ func TestAHangingEndpointDoesNotHoldEveryWorker(t *testing.T) {
 		return r == ReasonSynced, r + ": " + m
 	})
 }
+
+// credentialsRef pointed at another account: the webhook is not taken for
+// deleted, nothing is created on the new account or written to either, and
+// the reason says how to proceed. Restoring the credentials resumes.
+func TestCredentialsOfAnotherAccountDoNotMoveTheWebhook(t *testing.T) {
+	op := startOperator(t, Options{})
+	op.account(t, "creds-nat", "nat")
+	op.account(t, "creds-oli", "oli")
+	mustCreate(t, op.newHook("sms", "creds-nat", "https://app.example.com/n", v1.EventSent))
+	first := waitReason(t, op.ns, "sms", ReasonSynced)
+	if first.Status.AccountID == "" || strings.Contains(first.Status.AccountID, "nat") {
+		t.Errorf("status.accountID %q: want a non-empty identity that does not show the username", first.Status.AccountID)
+	}
+	update(t, op.ns, "sms", func(w *v1.EverlyticSMSWebhook) { w.Spec.CredentialsRef.Name = "creds-oli" })
+	s := waitReason(t, op.ns, "sms", ReasonAccountChanged)
+	if _, m := readyReason(s); !strings.Contains(m, first.Status.WebhookID) || !strings.Contains(m, AnnotationAcceptAccount) {
+		t.Errorf("AccountChanged says %q: want the webhook and the way to accept a move named", m)
+	}
+	if !meta.IsStatusConditionTrue(s.Status.Conditions, status.ConditionStalled) || s.Status.AccountID != first.Status.AccountID {
+		t.Errorf("status %+v: want Stalled and the pin kept", s.Status)
+	}
+	if n := op.emu.Requests("oli"); n[everlytictest.OpCreate]+n[everlytictest.OpUpdate]+n[everlytictest.OpDelete] != 0 {
+		t.Errorf("the new account got writes %v", n)
+	}
+	if hooks, _ := op.emu.Webhooks("oli"); len(hooks) != 0 {
+		t.Errorf("the new account holds %+v", hooks)
+	}
+	update(t, op.ns, "sms", func(w *v1.EverlyticSMSWebhook) { w.Spec.CredentialsRef.Name = "creds-nat" })
+	if s := waitReason(t, op.ns, "sms", ReasonSynced); s.Status.WebhookID != first.Status.WebhookID {
+		t.Errorf("after the credentials came back: webhook %s, want %s", s.Status.WebhookID, first.Status.WebhookID)
+	}
+	op.only(t, "nat")
+}

@@ -18,7 +18,7 @@ func (r *Reconciler) report(ctx context.Context, w *v1.EverlyticSMSWebhook, o ou
 	st := &w.Status
 	if ob := o.observed; ob != nil {
 		r.events(w, ob)
-		st.WebhookID, st.Endpoint = ob.id, normalEndpoint(string(w.Spec.Endpoint))
+		st.WebhookID, st.Endpoint, st.AccountID = ob.id, normalEndpoint(string(w.Spec.Endpoint)), ob.account
 		st.CreatePending = nil
 		st.Enabled, st.DriftDetection, st.ReceiverAuthRevision = ob.status, ob.mode, ob.authRevision
 	}

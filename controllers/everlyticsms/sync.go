@@ -25,6 +25,8 @@ type observed struct {
 	corrected []string
 	// created, adopted, recreated: how the id was found.
 	created, adopted, recreated bool
+	// account is the accountID of the account the webhook lives on.
+	account string
 }
 
 // sync brings the webhook in line with the object: the external side.
@@ -43,13 +45,20 @@ func (r *Reconciler) sync(ctx context.Context, w *v1.EverlyticSMSWebhook) (outco
 	}
 	defer release()
 	d := desiredOf(w, in.auth, in.authRevision)
+	d.Account = in.account
+	var o outcome
 	switch {
 	case w.Status.WebhookID != "":
-		return r.enforce(ctx, w, api, d, w.Status.WebhookID, observed{})
+		o, err = r.enforce(ctx, w, api, d, w.Status.WebhookID, observed{})
 	case w.Adopted():
-		return r.enforce(ctx, w, api, d, string(w.Spec.WebhookID), observed{adopted: true})
+		o, err = r.enforce(ctx, w, api, d, string(w.Spec.WebhookID), observed{adopted: true})
+	default:
+		o, err = r.create(ctx, w, api, d, false)
 	}
-	return r.create(ctx, w, api, d, false)
+	if o.observed != nil {
+		o.observed.account = in.account
+	}
+	return o, err
 }
 
 // enforce reads the webhook and writes it whole when it differs.
@@ -291,6 +300,7 @@ func (r *Reconciler) markPending(ctx context.Context, w *v1.EverlyticSMSWebhook,
 	}
 	w.Status.CreatePending = p
 	w.Status.Endpoint = normalEndpoint(string(w.Spec.Endpoint))
+	w.Status.AccountID = d.Account
 	return r.Client.Status().Patch(ctx, w, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
 }
 

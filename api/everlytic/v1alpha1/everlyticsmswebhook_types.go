@@ -239,6 +239,16 @@ type EverlyticSMSWebhookStatus struct {
 	// +optional
 	Endpoint string `json:"endpoint,omitempty"`
 
+	// accountID is a short, non-secret identity of the Everlytic account the
+	// webhook lives on (a hash of the endpoint and the username, never of
+	// the API key), recorded when the webhook is created or adopted. If
+	// spec.credentialsRef later reaches another account, nothing is created,
+	// written or deleted (AccountChanged) until the credentials come back or
+	// the object is annotated everlytic.webhooks.dev/accept-account=<the new
+	// id>.
+	// +optional
+	AccountID string `json:"accountID,omitempty"`
+
 	// createPending is set just before the operator asks Everlytic to create
 	// the webhook, and cleared once its id is recorded. Found set after a
 	// restart or a lost answer, the webhook it describes is looked for
