@@ -10,4 +10,10 @@
 // matching the url, verb and event types the create sent, never by creating
 // blindly: the create is sent again only after two lists, some seconds
 // apart, both show nothing it made.
+//
+// Status is not a backup: what identifies the webhook (its id, its account,
+// a pending create) is mirrored in the object's annotations
+// (everlytic.webhooks.dev/webhook-id, account-id, create-pending), and an
+// object restored without its status takes it back from them before
+// anything else is decided.
 package everlyticsms

@@ -165,7 +165,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1.EverlyticSMSWebhook{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		For(&v1.EverlyticSMSWebhook{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, ignoreIdentityAnnotations()))).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.forSecret)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.MaxConcurrentReconciles}).
 		Named("everlyticsmswebhook").
@@ -290,6 +290,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.Options.SyncTimeout)
 	defer cancel()
+	if err := r.restore(ctx, w); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
 	if !w.DeletionTimestamp.IsZero() {
 		return r.finalize(ctx, w)
 	}

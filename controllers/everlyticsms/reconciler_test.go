@@ -619,3 +619,54 @@ func TestCredentialsOfAnotherAccountDoNotMoveTheWebhook(t *testing.T) {
 	}
 	op.only(t, "nat")
 }
+
+// Status is not a backup: an object whose status is lost (Velero restores
+// without it, a re-apply from Git of an exported object) finds its webhook
+// again through its annotations, and no second webhook is created.
+func TestAnObjectRestoredWithoutStatusKeepsItsWebhook(t *testing.T) {
+	op := startOperator(t, Options{})
+	op.account(t, "creds", "pat")
+	mustCreate(t, op.newHook("sms", "creds", "https://app.example.com/p", v1.EventSent))
+	first := waitReason(t, op.ns, "sms", ReasonSynced)
+	id := first.Status.WebhookID
+	waitFor(t, "the identity annotations", func() (bool, string) {
+		a := get(t, op.ns, "sms").Annotations
+		return a[AnnotationWebhookID] == id && a[AnnotationAccountID] == first.Status.AccountID && a[AnnotationCreatePending] == "", fmt.Sprint(a)
+	})
+
+	// The status is emptied.
+	w := get(t, op.ns, "sms")
+	w.Status = v1.EverlyticSMSWebhookStatus{}
+	if err := testClient.Status().Update(context.Background(), w); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the webhook id back in status", func() (bool, string) {
+		s := get(t, op.ns, "sms")
+		r, _ := readyReason(s)
+		return s.Status.WebhookID == id && r == ReasonSynced, s.Status.WebhookID + " " + r
+	})
+	waitEvent(t, op.ns, "sms", EventRestored)
+
+	// The object is removed (Orphan) and created again from its metadata and
+	// spec: a new uid, no status.
+	update(t, op.ns, "sms", func(w *v1.EverlyticSMSWebhook) { w.Spec.DeletionPolicy = v1.DeletionPolicyOrphan })
+	waitReason(t, op.ns, "sms", ReasonSynced)
+	saved := get(t, op.ns, "sms")
+	if err := testClient.Delete(context.Background(), saved); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "sms gone", func() (bool, string) {
+		err := testClient.Get(context.Background(), client.ObjectKeyFromObject(saved), &v1.EverlyticSMSWebhook{})
+		return apierrors.IsNotFound(err), "still there"
+	})
+	copied := &v1.EverlyticSMSWebhook{ObjectMeta: metav1.ObjectMeta{Name: saved.Name, Namespace: saved.Namespace, Labels: saved.Labels, Annotations: saved.Annotations}, Spec: saved.Spec}
+	mustCreate(t, copied)
+	s := waitReason(t, op.ns, "sms", ReasonSynced)
+	if s.Status.WebhookID != id || s.UID == saved.UID {
+		t.Errorf("the copy (uid %s) manages %s, want %s", s.UID, s.Status.WebhookID, id)
+	}
+	op.only(t, "pat")
+	if n := op.emu.Requests("pat"); n[everlytictest.OpCreate] != 1 {
+		t.Errorf("requests %v: want the one create", n)
+	}
+}

@@ -32,10 +32,12 @@ func (r *Reconciler) report(ctx context.Context, w *v1.EverlyticSMSWebhook, o ou
 	if !o.Ready && changed && o.Reason != ReasonSuspended {
 		r.Recorder.Eventf(w, nil, "Warning", o.Reason, "Sync", "%s", o.Message)
 	}
-	if equality.Semantic.DeepEqual(before.Status, w.Status) {
-		return nil
+	if !equality.Semantic.DeepEqual(before.Status, w.Status) {
+		if err := r.Client.Status().Patch(ctx, w, client.MergeFrom(before)); err != nil {
+			return client.IgnoreNotFound(err)
+		}
 	}
-	return client.IgnoreNotFound(r.Client.Status().Patch(ctx, w, client.MergeFrom(before)))
+	return client.IgnoreNotFound(r.mirrorIdentity(ctx, w))
 }
 
 // events says what a sync did to the webhook.

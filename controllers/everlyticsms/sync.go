@@ -301,7 +301,12 @@ func (r *Reconciler) markPending(ctx context.Context, w *v1.EverlyticSMSWebhook,
 	w.Status.CreatePending = p
 	w.Status.Endpoint = normalEndpoint(string(w.Spec.Endpoint))
 	w.Status.AccountID = d.Account
-	return r.Client.Status().Patch(ctx, w, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+	if err := r.Client.Status().Patch(ctx, w, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return err
+	}
+	// Before the create is sent: a restore without status must still know
+	// that a create may have landed.
+	return r.mirrorIdentity(ctx, w)
 }
 
 // recordID writes status.webhookID (and clears the create mark) at once:
@@ -314,7 +319,10 @@ func (r *Reconciler) recordID(ctx context.Context, w *v1.EverlyticSMSWebhook, id
 	if id == "" {
 		w.Status.ReceiverAuthRevision = ""
 	}
-	return r.Client.Status().Patch(ctx, w, client.MergeFrom(before))
+	if err := r.Client.Status().Patch(ctx, w, client.MergeFrom(before)); err != nil {
+		return err
+	}
+	return r.mirrorIdentity(ctx, w)
 }
 
 // checkClaims stops an object that claims a webhook an older object claims
