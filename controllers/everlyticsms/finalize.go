@@ -19,9 +19,10 @@ const EventLeftBehind = "WebhookLeftBehind"
 
 // finalize deletes the webhook (deletionPolicy Delete) and releases the
 // object. Only a failure that may pass (5xx, transport, 429) holds the
-// object; one that will not (credentials gone or refused, endpoint not
-// allowed) leaves the webhook behind, named in a Warning event: a webhook
-// left behind is recoverable, a namespace that never goes away is not.
+// object; one that will not (credentials gone or refused with none that
+// worked before, endpoint not allowed) leaves the webhook behind, said where
+// a person will see it: a webhook left behind is recoverable, a namespace
+// that never goes away is not.
 func (r *Reconciler) finalize(ctx context.Context, w *v1.EverlyticSMSWebhook) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(w, Finalizer) {
 		return ctrl.Result{}, nil
@@ -31,17 +32,57 @@ func (r *Reconciler) finalize(ctx context.Context, w *v1.EverlyticSMSWebhook) (c
 			if !permanent(err) {
 				return r.failed(ctx, w, err)
 			}
-			id := w.Status.WebhookID
-			if id == "" {
-				id = "(id unknown: a create was interrupted)"
-			}
-			r.Recorder.Eventf(w, nil, "Warning", EventLeftBehind, "Delete", "webhook %s was left on Everlytic: %s", id, err.Error())
+			r.leftBehind(ctx, w, err)
 		}
 	}
 	patch := client.MergeFrom(w.DeepCopy())
 	controllerutil.RemoveFinalizer(w, Finalizer)
 	r.Metrics.forget(client.ObjectKeyFromObject(w))
+	r.lastCreds.forget(client.ObjectKeyFromObject(w))
 	return ctrl.Result{}, client.IgnoreNotFound(r.Client.Patch(ctx, w, patch))
+}
+
+// leftBehind says that the object's webhook stays on Everlytic: in the
+// manager's log at error level and a metric, which a terminating namespace
+// cannot refuse, besides a Warning event, which it does.
+func (r *Reconciler) leftBehind(ctx context.Context, w *v1.EverlyticSMSWebhook, err error) {
+	id := w.Status.WebhookID
+	if id == "" {
+		id = "(id unknown: a create was interrupted)"
+	}
+	reason := classify(err, r.Options).Reason
+	r.Metrics.leftBehind.WithLabelValues(reason).Inc()
+	ctrl.LoggerFrom(ctx).Error(err, "Webhook left on Everlytic although deletionPolicy is Delete: delete it there by hand",
+		"webhookID", id, "endpoint", w.Spec.Endpoint, "reason", reason)
+	r.Recorder.Eventf(w, nil, "Warning", EventLeftBehind, "Delete", "webhook %s was left on Everlytic: %s", id, err.Error())
+}
+
+// deleteClient returns the client a delete uses: the object's credentials,
+// or, when they can no longer be read (the Secret deleted first, as a
+// namespace's deletion may), the last ones Everlytic accepted for this
+// object. The receiver's Secret plays no part in a delete.
+func (r *Reconciler) deleteClient(ctx context.Context, w *v1.EverlyticSMSWebhook) (API, inputs, error) {
+	if err := r.checkEndpoint(w); err != nil {
+		return nil, inputs{}, err
+	}
+	var in inputs
+	creds, err := r.secrets.credentials(ctx, w)
+	var input *inputError
+	switch {
+	case errors.As(err, &input):
+		last, ok := r.lastCreds.get(w)
+		if !ok {
+			return nil, in, err
+		}
+		ctrl.LoggerFrom(ctx).Info("Deleting the webhook with the last credentials that worked", "reason", input.Reason)
+		in = last
+	case err != nil:
+		return nil, in, err
+	default:
+		in.creds = creds
+	}
+	api, err := r.connect(w, &in)
+	return api, in, err
 }
 
 // deleteWebhook deletes the object's webhook; 404 counts as done. An
@@ -52,7 +93,7 @@ func (r *Reconciler) deleteWebhook(ctx context.Context, w *v1.EverlyticSMSWebhoo
 	if id == "" && w.Status.CreatePending == nil {
 		return nil // nothing was created
 	}
-	api, in, err := r.client(ctx, w)
+	api, in, err := r.deleteClient(ctx, w)
 	if err != nil {
 		return err
 	}

@@ -39,6 +39,15 @@ type inputs struct {
 	account string
 }
 
+// known are the secret values, besides the credentials, to keep out of the
+// client's errors.
+func (in inputs) known() []string {
+	if in.auth == nil {
+		return nil
+	}
+	return []string{in.auth.Password}
+}
+
 // secrets reads one object's Secrets at the version the manager's metadata
 // watch shows (secretref).
 type secrets struct {
@@ -50,25 +59,15 @@ type secrets struct {
 
 func (s secrets) resolve(ctx context.Context, w *v1.EverlyticSMSWebhook) (inputs, error) {
 	var in inputs
-	ref := w.Spec.CredentialsRef
-	sec, err := s.read(ctx, w.Namespace, string(ref.Name), "spec.credentialsRef", ReasonCredentialsNotFound)
-	if err != nil {
-		return in, err
-	}
-	if in.creds.Username, err = value(sec, keyOr(ref.UsernameKey, "username"), "spec.credentialsRef", ReasonCredentialsNotFound, secretref.Credential); err != nil {
-		return in, err
-	}
-	if strings.Contains(in.creds.Username, ":") {
-		return in, &inputError{ReasonInvalidSpec, fmt.Sprintf("spec.credentialsRef: the username in Secret %s/%s contains ':', which HTTP Basic authentication cannot carry", sec.Namespace, sec.Name)}
-	}
-	if in.creds.APIKey, err = value(sec, keyOr(ref.APIKeyKey, "apiKey"), "spec.credentialsRef", ReasonCredentialsNotFound, secretref.Credential); err != nil {
+	var err error
+	if in.creds, err = s.credentials(ctx, w); err != nil {
 		return in, err
 	}
 	a := w.Spec.ReceiverAuthRef
 	if a == nil {
 		return in, nil
 	}
-	sec, err = s.read(ctx, w.Namespace, string(a.Name), "spec.receiverAuthRef", ReasonSecretNotFound)
+	sec, err := s.read(ctx, w.Namespace, string(a.Name), "spec.receiverAuthRef", ReasonSecretNotFound)
 	if err != nil {
 		return in, err
 	}
@@ -87,6 +86,27 @@ func (s secrets) resolve(ctx context.Context, w *v1.EverlyticSMSWebhook) (inputs
 	// Which content was sent, never the value or a hash of it.
 	in.authRevision = fmt.Sprintf("%s/%s/%s", sec.UID, sec.ResourceVersion, passwordKey)
 	return in, nil
+}
+
+// credentials reads the Everlytic username and API key: all that a delete
+// needs.
+func (s secrets) credentials(ctx context.Context, w *v1.EverlyticSMSWebhook) (everlytic.Credentials, error) {
+	var creds everlytic.Credentials
+	ref := w.Spec.CredentialsRef
+	sec, err := s.read(ctx, w.Namespace, string(ref.Name), "spec.credentialsRef", ReasonCredentialsNotFound)
+	if err != nil {
+		return creds, err
+	}
+	if creds.Username, err = value(sec, keyOr(ref.UsernameKey, "username"), "spec.credentialsRef", ReasonCredentialsNotFound, secretref.Credential); err != nil {
+		return creds, err
+	}
+	if strings.Contains(creds.Username, ":") {
+		return creds, &inputError{ReasonInvalidSpec, fmt.Sprintf("spec.credentialsRef: the username in Secret %s/%s contains ':', which HTTP Basic authentication cannot carry", sec.Namespace, sec.Name)}
+	}
+	if creds.APIKey, err = value(sec, keyOr(ref.APIKeyKey, "apiKey"), "spec.credentialsRef", ReasonCredentialsNotFound, secretref.Credential); err != nil {
+		return creds, err
+	}
+	return creds, nil
 }
 
 func (s secrets) read(ctx context.Context, namespace, name, field, missing string) (*corev1.Secret, error) {

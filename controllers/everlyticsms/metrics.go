@@ -20,6 +20,7 @@ type Metrics struct {
 	writes      *prometheus.CounterVec
 	corrections *prometheus.CounterVec
 	objects     *prometheus.GaugeVec
+	leftBehind  *prometheus.CounterVec
 
 	mu      sync.Mutex
 	reasons map[types.NamespacedName]string
@@ -45,9 +46,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "everlytic_smswebhooks",
 			Help: "EverlyticSMSWebhooks by the reason of their Ready condition.",
 		}, []string{"reason"}),
+		leftBehind: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "everlytic_webhooks_left_behind_total",
+			Help: "Webhooks left on Everlytic when their object was deleted with deletionPolicy Delete, because deleting them could not be done, by the reason (credentials gone or refused, account or endpoint changed, the call refused).",
+		}, []string{"reason"}),
 		reasons: map[types.NamespacedName]string{},
 	}
-	reg.MustRegister(append(m.api.Collectors(), m.writes, m.corrections, m.objects)...)
+	reg.MustRegister(append(m.api.Collectors(), m.writes, m.corrections, m.objects, m.leftBehind)...)
 	for _, r := range AllReasons() {
 		m.objects.WithLabelValues(r).Set(0)
 	}

@@ -138,8 +138,9 @@ type Reconciler struct {
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 
-	secrets secrets
-	gate    *gate
+	secrets   secrets
+	gate      *gate
+	lastCreds lastCredentials
 }
 
 // Field indexes of the cache.
@@ -285,6 +286,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.Get(ctx, req.NamespacedName, w); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Metrics.forget(req.NamespacedName)
+			r.lastCreds.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -351,37 +353,50 @@ func (r *Reconciler) failed(ctx context.Context, w *v1.EverlyticSMSWebhook, err 
 // client returns the Everlytic client of an object, after the checks that
 // keep the operator from calling where it should not.
 func (r *Reconciler) client(ctx context.Context, w *v1.EverlyticSMSWebhook) (API, inputs, error) {
+	if err := r.checkEndpoint(w); err != nil {
+		return nil, inputs{}, err
+	}
+	in, err := r.secrets.resolve(ctx, w)
+	if err != nil {
+		return nil, in, err
+	}
+	api, err := r.connect(w, &in)
+	return api, in, err
+}
+
+// checkEndpoint refuses an endpoint the operator may not call, or one the
+// object's webhook does not live on.
+func (r *Reconciler) checkEndpoint(w *v1.EverlyticSMSWebhook) error {
 	ep := string(w.Spec.Endpoint)
 	if !endpointAllowed(ep, r.Options.AllowedEndpoints) {
-		return nil, inputs{}, &stallError{ReasonEndpointNotAllowed, fmt.Sprintf(
+		return &stallError{ReasonEndpointNotAllowed, fmt.Sprintf(
 			"spec.endpoint: the operator may not call this host (its --everlytic-endpoints flag allows %s)", strings.Join(r.Options.AllowedEndpoints, ", ")), true}
 	}
 	if problem := endpointPortProblem(ep, r.Options.AllowedPorts); problem != "" {
-		return nil, inputs{}, &stallError{ReasonEndpointNotAllowed, "spec.endpoint: " + problem, true}
+		return &stallError{ReasonEndpointNotAllowed, "spec.endpoint: " + problem, true}
 	}
 	if old := endpointMoved(w); old != "" {
 		what := "webhook " + w.Status.WebhookID
 		if w.Status.WebhookID == "" {
 			what = "the webhook an interrupted create may have made"
 		}
-		return nil, inputs{}, &stallError{ReasonEndpointChanged, fmt.Sprintf(
+		return &stallError{ReasonEndpointChanged, fmt.Sprintf(
 			"spec.endpoint changed, but %s lives on %s: nothing is written; delete and recreate the object to move the webhook", what, old), true}
 	}
-	in, err := r.secrets.resolve(ctx, w)
-	if err != nil {
-		return nil, in, err
-	}
+	return nil
+}
+
+// connect returns a client of the account in.creds reaches, once it is the
+// account the object's webhook lives on; it sets in.account.
+func (r *Reconciler) connect(w *v1.EverlyticSMSWebhook, in *inputs) (API, error) {
+	ep := string(w.Spec.Endpoint)
 	in.account = accountID(ep, in.creds.Username)
 	if accountChanged(w, in.account) {
-		return nil, in, accountChangedError(w, in.account)
+		return nil, accountChangedError(w, in.account)
 	}
-	var known []string
-	if in.auth != nil {
-		known = append(known, in.auth.Password)
-	}
-	api, err := r.NewClient(ep, in.creds, known)
+	api, err := r.NewClient(ep, in.creds, in.known())
 	if err != nil {
-		return nil, in, &stallError{ReasonInvalidSpec, "spec.endpoint: " + err.Error(), true}
+		return nil, &stallError{ReasonInvalidSpec, "spec.endpoint: " + err.Error(), true}
 	}
-	return api, in, nil
+	return api, nil
 }

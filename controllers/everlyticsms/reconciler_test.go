@@ -670,3 +670,95 @@ func TestAnObjectRestoredWithoutStatusKeepsItsWebhook(t *testing.T) {
 		t.Errorf("requests %v: want the one create", n)
 	}
 }
+
+// deleteAndWait deletes an object and waits until it is gone.
+func deleteAndWait(t *testing.T, ns, name string) {
+	t.Helper()
+	if err := testClient.Delete(context.Background(), &v1.EverlyticSMSWebhook{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, name+" gone", func() (bool, string) {
+		err := testClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &v1.EverlyticSMSWebhook{})
+		return apierrors.IsNotFound(err), "still there"
+	})
+}
+
+func deleteSecret(t *testing.T, ns, name string) {
+	t.Helper()
+	if err := testClient.Delete(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// counter reads a counter of the operator's registry ("" when absent).
+func (op *operator) counter(t *testing.T, name, label, value string) float64 {
+	t.Helper()
+	families, err := op.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// A namespace's deletion deletes the Secrets and the objects in no fixed
+// order: with its Secrets deleted first, an object still deletes its
+// webhook, with the last credentials that worked.
+func TestWebhooksAreDeletedAfterTheirSecrets(t *testing.T) {
+	op := startOperator(t, Options{})
+	op.account(t, "creds", "quin")
+	op.receiverAuth(t, "receiver", "hook-user", "pw-q-"+op.ns, nil)
+	w := op.newHook("sms", "creds", "https://app.example.com/q", v1.EventSent)
+	w.Spec.ReceiverAuthRef = &v1.ReceiverAuthReference{Name: "receiver"}
+	mustCreate(t, w)
+	id := waitReason(t, op.ns, "sms", ReasonSynced).Status.WebhookID
+	deleteSecret(t, op.ns, "creds")
+	deleteSecret(t, op.ns, "receiver")
+	deleteAndWait(t, op.ns, "sms")
+	if h, ok := op.emu.Webhook("quin", id); ok {
+		t.Errorf("webhook %+v left behind", h)
+	}
+	if n := op.counter(t, "everlytic_webhooks_left_behind_total", "reason", ReasonCredentialsNotFound); n != 0 {
+		t.Errorf("left-behind counter %v, want 0", n)
+	}
+}
+
+// Without credentials that worked (the manager restarted after the Secret
+// went), the webhook is left behind, and a person can see it: an error in
+// the manager's log naming the object and the webhook, and a metric.
+func TestAWebhookLeftBehindIsLoggedAndCounted(t *testing.T) {
+	op := startOperator(t, Options{})
+	op.account(t, "creds", "rae")
+	mustCreate(t, op.newHook("sms", "creds", "https://app.example.com/r", v1.EventSent))
+	id := waitReason(t, op.ns, "sms", ReasonSynced).Status.WebhookID
+	op.stop()
+	op.start(t, Options{})
+	deleteSecret(t, op.ns, "creds")
+	deleteAndWait(t, op.ns, "sms")
+	if _, ok := op.emu.Webhook("rae", id); !ok {
+		t.Fatalf("webhook %s deleted without credentials", id)
+	}
+	if n := op.counter(t, "everlytic_webhooks_left_behind_total", "reason", ReasonCredentialsNotFound); n != 1 {
+		t.Errorf("left-behind counter %v, want 1", n)
+	}
+	var line string
+	for _, l := range strings.Split(op.logs.String(), "\n") {
+		if strings.Contains(l, "ERROR") && strings.Contains(l, "Webhook left on Everlytic") && strings.Contains(l, id) && strings.Contains(l, `"name":"sms"`) {
+			line = l
+		}
+	}
+	if line == "" {
+		t.Errorf("no error line names the object and webhook %s:\n%s", id, lastLines(op.logs.String(), "webhook left on everlytic", 5))
+	}
+}

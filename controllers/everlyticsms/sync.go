@@ -58,6 +58,9 @@ func (r *Reconciler) sync(ctx context.Context, w *v1.EverlyticSMSWebhook) (outco
 	if o.observed != nil {
 		o.observed.account = in.account
 	}
+	if err == nil {
+		r.lastCreds.remember(w, in)
+	}
 	return o, err
 }
 
