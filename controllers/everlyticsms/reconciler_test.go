@@ -529,9 +529,8 @@ func TestOneEmptyListIsNotProofThatACreateFailed(t *testing.T) {
 func TestAnInterruptedCreateNeverAdoptsAnOlderWebhook(t *testing.T) {
 	op := startOperator(t, Options{})
 	op.account(t, "creds", "lee")
-	op.emu.SetClock(func() time.Time { return time.Now().Add(-time.Hour) })
-	dash, err := op.emu.PutWebhook("lee", everlytic.Webhook{URL: "https://app.example.com/b", Verb: "POST", EventTypes: []everlytic.EventType{everlytic.Sent}, Status: "disabled"})
-	op.emu.SetClock(nil)
+	dash, err := op.emu.PutOldWebhook("lee", everlytic.Webhook{URL: "https://app.example.com/b", Verb: "POST", EventTypes: []everlytic.EventType{everlytic.Sent}, Status: "disabled"},
+		time.Now().Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}

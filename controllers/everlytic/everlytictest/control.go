@@ -127,7 +127,7 @@ func (s *Server) controlPutWebhook(w http.ResponseWriter, r *http.Request) {
 		writeProblems(w, webhookRequired())
 		return
 	}
-	hook, err := s.dashboardPut(r.PathValue("username"), r.PathValue("id"), obj)
+	hook, err := s.dashboardPut(r.PathValue("username"), r.PathValue("id"), obj, time.Time{})
 	var invalid *ValidationError
 	if errors.As(err, &invalid) {
 		writeProblems(w, invalid.Fields)

@@ -83,7 +83,6 @@ type Server struct {
 	getByID  bool
 	perPage  int
 	seq      int
-	now      func() time.Time
 	closed   chan struct{}
 	once     sync.Once
 	mux      *http.ServeMux
@@ -92,7 +91,7 @@ type Server struct {
 // NewServer returns an emulator with no accounts, GET by id available and
 // DefaultPerPage webhooks per list page.
 func NewServer() *Server {
-	s := &Server{accounts: map[string]*account{}, getByID: true, perPage: DefaultPerPage, now: time.Now, closed: make(chan struct{})}
+	s := &Server{accounts: map[string]*account{}, getByID: true, perPage: DefaultPerPage, closed: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc(everlytic.CollectionPath, s.serveCollection)
 	mux.HandleFunc(everlytic.CollectionPath+"/{id}", s.serveItem)
@@ -172,11 +171,26 @@ func (s *Server) PutWebhook(username string, w everlytic.Webhook) (everlytic.Web
 	if err != nil {
 		return everlytic.Webhook{}, err
 	}
-	return s.dashboardPut(username, w.ID, obj)
+	return s.dashboardPut(username, w.ID, obj, time.Time{})
 }
 
-// dashboardPut validates a wire object as a create and stores it under id.
-func (s *Server) dashboardPut(username, id string, obj object) (everlytic.Webhook, error) {
+// PutOldWebhook stores a new webhook as PutWebhook does, stamped as created
+// (and last updated) at made: one that existed long before, such as a
+// dashboard twin of a webhook the operator is about to create.
+func (s *Server) PutOldWebhook(username string, w everlytic.Webhook, made time.Time) (everlytic.Webhook, error) {
+	if w.ID != "" {
+		return everlytic.Webhook{}, errors.New("everlytictest: PutOldWebhook makes a new webhook: leave the id empty")
+	}
+	obj, err := toObject(w)
+	if err != nil {
+		return everlytic.Webhook{}, err
+	}
+	return s.dashboardPut(username, "", obj, made)
+}
+
+// dashboardPut validates a wire object as a create and stores it under id,
+// stamped at made (zero: now).
+func (s *Server) dashboardPut(username, id string, obj object, made time.Time) (everlytic.Webhook, error) {
 	hook, problems := apply(obj, nil)
 	if len(problems) > 0 {
 		return everlytic.Webhook{}, &ValidationError{Fields: problems}
@@ -191,13 +205,21 @@ func (s *Server) dashboardPut(username, id string, obj object) (everlytic.Webhoo
 		id = newUUID()
 	}
 	hook.ID = id
-	return clone(s.store(a, hook)), nil
+	return clone(s.storeAt(a, hook, made)), nil
 }
 
-// store creates or overwrites hook (by ID), stamping it; the caller holds
-// s.mu. An overwrite keeps the creation time and order.
+// store creates or overwrites hook (by ID), stamping it now; the caller
+// holds s.mu. An overwrite keeps the creation time and order.
 func (s *Server) store(a *account, hook everlytic.Webhook) everlytic.Webhook {
-	now := s.now().In(zone).Format(time.RFC3339)
+	return s.storeAt(a, hook, time.Time{})
+}
+
+// storeAt is store, stamping at (zero: now).
+func (s *Server) storeAt(a *account, hook everlytic.Webhook, at time.Time) everlytic.Webhook {
+	if at.IsZero() {
+		at = time.Now()
+	}
+	now := at.In(zone).Format(time.RFC3339)
 	hook.UpdatedAt = now
 	prev, exists := a.hooks[hook.ID]
 	if exists {
@@ -256,18 +278,6 @@ func (s *Server) SetGetByIDAvailable(ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.getByID = ok
-}
-
-// SetClock sets the clock that stamps created_timestamp and
-// updated_timestamp, so that a test can make a webhook that existed long
-// before (or a server whose clock is off); nil restores time.Now.
-func (s *Server) SetClock(now func() time.Time) {
-	if now == nil {
-		now = time.Now
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.now = now
 }
 
 // SetPerPage sets the list page size; n < 1 restores DefaultPerPage.

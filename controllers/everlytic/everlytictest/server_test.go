@@ -365,20 +365,21 @@ func TestPutWebhookValidatesLikeTheAPIAndKeepsCreation(t *testing.T) {
 	}
 }
 
-func TestSetClockStampsTheCreationTime(t *testing.T) {
+func TestPutOldWebhookStampsTheCreationTime(t *testing.T) {
 	emu, _ := start(t)
-	past := time.Date(2023, 9, 13, 12, 3, 39, 0, time.UTC)
-	emu.SetClock(func() time.Time { return past })
-	old, err := emu.PutWebhook(user, everlytic.Webhook{URL: "https://h.example/x", Verb: "POST", EventTypes: []everlytic.EventType{"sent"}})
+	made := time.Date(2023, 9, 13, 12, 3, 39, 0, time.UTC)
+	old, err := emu.PutOldWebhook(user, everlytic.Webhook{URL: "https://h.example/x", Verb: "POST", EventTypes: []everlytic.EventType{"sent"}}, made)
 	if err != nil {
 		t.Fatal(err)
 	}
-	emu.SetClock(nil)
 	if old.CreatedAt != "2023-09-13T14:03:39+02:00" {
-		t.Errorf("created_timestamp %s, want the set clock's time with the install's offset", old.CreatedAt)
+		t.Errorf("created_timestamp %s, want the given time with the install's offset", old.CreatedAt)
 	}
 	fresh, _ := emu.PutWebhook(user, everlytic.Webhook{URL: "https://h.example/y", Verb: "POST", EventTypes: []everlytic.EventType{"sent"}})
 	if at, err := time.Parse(time.RFC3339, fresh.CreatedAt); err != nil || time.Since(at) > time.Minute {
-		t.Errorf("after SetClock(nil) created_timestamp %s (%v), want now", fresh.CreatedAt, err)
+		t.Errorf("PutWebhook's created_timestamp %s (%v), want now", fresh.CreatedAt, err)
+	}
+	if _, err := emu.PutOldWebhook(user, everlytic.Webhook{ID: old.ID, URL: "https://h.example/z", Verb: "POST", EventTypes: []everlytic.EventType{"sent"}}, made); err == nil {
+		t.Error("PutOldWebhook overwrote a webhook")
 	}
 }
