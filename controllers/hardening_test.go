@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -15,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/sendblue-operator/sendblue-operator/api/sendblue/v1alpha1"
+	"github.com/sendblue-operator/sendblue-operator/controllers/secretref"
 	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue"
 	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue/sendbluetest"
 )
@@ -477,5 +480,50 @@ func TestTheCacheHoldsNoSecretDataAndNoCopiesOfSets(t *testing.T) {
 	}
 	if cached.Annotations[AnnotationAcceptAccount] != "kept" {
 		t.Errorf("cached set lost the operator's own annotation: %v", cached.Annotations)
+	}
+}
+
+// Issue 15, item 1: a tenant's Secrets cannot grow the manager. Of a
+// referenced Secret only the referenced keys are held (the metric counts
+// them); a referenced value larger than an API key, a webhook secret or a
+// password can be is refused with the field, the key and its size, and
+// nothing is written.
+func TestATenantsSecretsCannotGrowTheManager(t *testing.T) {
+	op := startOperator(t, 1, Options{})
+	ns := op.ns[0]
+	op.account(t, ns, "creds", "key-bounded")
+	filler := map[string][]byte{"k": []byte(secretValue("ten-bytes!"))}
+	for i := 0; i < 9; i++ {
+		filler[fmt.Sprintf("filler-%d", i)] = bytes.Repeat([]byte{'x'}, 100<<10)
+	}
+	mustCreate(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "fat", Namespace: ns}, Data: filler})
+	mustCreate(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "huge", Namespace: ns},
+		Data: map[string][]byte{"k": bytes.Repeat([]byte{'y'}, secretref.MaxValueBytes+1)}})
+	mustCreate(t, newSet(ns, "fat", "creds", "", v1.Webhooks{Receive: []v1.Webhook{{URL: "https://fat.example.com",
+		SecretRef: &v1.SecretKeyReference{Name: "fat", Key: "k"}}}}))
+	waitReason(t, ns, "fat", ReasonSynced)
+	held := testutil.ToFloat64(op.metrics.secretBytes)
+	if held <= 0 || held > 1024 {
+		t.Errorf("sendblue_secret_value_bytes %v after one 10-byte key of a 900 KB Secret and the credentials, want a few bytes", held)
+	}
+
+	op.emu.ResetRequests("key-bounded")
+	mustCreate(t, newSet(ns, "huge", "creds", "", v1.Webhooks{Receive: []v1.Webhook{{URL: "https://huge.example.com",
+		SecretRef: &v1.SecretKeyReference{Name: "huge", Key: "k"}}}}))
+	s := waitReason(t, ns, "huge", ReasonInvalidSpec)
+	_, m := readyReason(s)
+	for _, want := range []string{"spec.webhooks[receive][0].secretRef", `key "k"`, "Secret " + ns + "/huge", fmt.Sprintf("%d bytes", secretref.MaxValueBytes+1)} {
+		if !strings.Contains(m, want) {
+			t.Errorf("message %q does not say %q", m, want)
+		}
+	}
+	if !stalled(s) {
+		t.Error("an oversize value is not Stalled: it needs a change from the user")
+	}
+	if n := op.emu.Requests("key-bounded"); n["PUT"] != 0 {
+		t.Errorf("a set with an oversize value wrote: %v", n)
+	}
+	if got := testutil.ToFloat64(op.metrics.secretBytes); got != held {
+		t.Errorf("sendblue_secret_value_bytes %v after an oversize value was refused, want %v (it is not held)", got, held)
 	}
 }

@@ -120,61 +120,55 @@ const (
 	webhookSecret
 )
 
-// secretReader reads the Secrets of one set through the values kept for
-// referenced Secrets (the operator never holds every Secret of the cluster
-// in memory).
+// secretReader reads the Secret values of one set through the values kept
+// for referenced Secrets (the operator never holds every Secret of the
+// cluster, nor every key of a referenced one, in memory).
 type secretReader struct {
 	values *secretValues
-	// selector, when set, must match every Secret a webhook secret is read
-	// from: the opt-in guard against sending any Secret of the namespace to
-	// a URL of the tenant's choosing.
-	selector labels.Selector
-	seen     map[client.ObjectKey]*corev1.Secret
+	// checkSelector: a webhook secret's Secret must match the operator's
+	// --webhook-secret-selector (the values cache matches it), the opt-in
+	// guard against sending any Secret of the namespace to a URL of the
+	// tenant's choosing.
+	checkSelector bool
+	selector      string
 }
 
 func newSecretReader(v *secretValues, selector labels.Selector) *secretReader {
-	return &secretReader{values: v, selector: selector, seen: map[client.ObjectKey]*corev1.Secret{}}
+	r := &secretReader{values: v}
+	if selector != nil {
+		r.checkSelector, r.selector = true, selector.String()
+	}
+	return r
 }
 
-// get reads a Secret (read only: the object is shared).
-func (r *secretReader) get(ctx context.Context, k client.ObjectKey) (*corev1.Secret, error) {
-	if s, ok := r.seen[k]; ok {
-		return s, nil
-	}
-	s, err := r.values.get(ctx, k)
-	if err != nil {
-		return nil, err
-	}
-	r.seen[k] = s
-	return s, nil
-}
-
-func (r *secretReader) value(ctx context.Context, namespace, name, key, missing, field string, kind valueKind) (string, error) {
+func (r *secretReader) value(ctx context.Context, namespace, name, key, missing, field string, kind valueKind, also ...string) (string, error) {
 	where := fmt.Sprintf("Secret %s/%s", namespace, name)
 	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
 		return "", &inputError{ReasonInvalidSpec, fmt.Sprintf("%s: %q is not a Secret name", field, name)}
 	}
-	s, err := r.get(ctx, client.ObjectKey{Namespace: namespace, Name: name})
+	s, err := r.values.get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, key, also...)
 	if err != nil {
 		if apierrors.IsNotFound(err) {
 			return "", &inputError{missing, fmt.Sprintf("%s: %s not found", field, where)}
 		}
 		return "", fmt.Errorf("reading %s: %w", where, err)
 	}
-	if s.Type == corev1.SecretTypeServiceAccountToken {
+	if s.typ == corev1.SecretTypeServiceAccountToken {
 		return "", &inputError{ReasonSecretNotAllowed, fmt.Sprintf("%s: %s holds a service account token, which is never sent anywhere", field, where)}
 	}
-	if kind == webhookSecret && r.selector != nil && !r.selector.Matches(labels.Set(s.Labels)) {
-		return "", &inputError{ReasonSecretNotAllowed, fmt.Sprintf("%s: %s does not match the operator's --webhook-secret-selector %q; label it if its value may be sent to this webhook", field, where, r.selector.String())}
+	if kind == webhookSecret && r.checkSelector && !s.selected {
+		return "", &inputError{ReasonSecretNotAllowed, fmt.Sprintf("%s: %s does not match the operator's --webhook-secret-selector %q; label it if its value may be sent to this webhook", field, where, r.selector)}
 	}
-	v, ok := s.Data[key]
-	if !ok {
+	if !s.present {
 		return "", &inputError{missing, fmt.Sprintf("%s: %s has no key %q", field, where, key)}
 	}
-	if problem := valueProblem(v, kind); problem != "" {
+	if problem := secretref.SizeProblem(s.size); problem != "" {
 		return "", &inputError{ReasonInvalidSpec, fmt.Sprintf("%s: key %q of %s %s", field, key, where, problem)}
 	}
-	return string(v), nil
+	if problem := valueProblem(s.value, kind); problem != "" {
+		return "", &inputError{ReasonInvalidSpec, fmt.Sprintf("%s: key %q of %s %s", field, key, where, problem)}
+	}
+	return string(s.value), nil
 }
 
 // valueProblem says why a value cannot be used, or "" if it can. It never
@@ -207,7 +201,7 @@ func (r *secretReader) credentials(ctx context.Context, s *v1.SendblueWebhookSet
 	if secretKey == "" {
 		secretKey = "apiSecretKey"
 	}
-	id, err := r.value(ctx, s.Namespace, string(ref.Name), idKey, ReasonCredentialsNotFound, "spec.credentialsRef", credential)
+	id, err := r.value(ctx, s.Namespace, string(ref.Name), idKey, ReasonCredentialsNotFound, "spec.credentialsRef", credential, secretKey)
 	if err != nil {
 		return sendblue.Credentials{}, err
 	}

@@ -27,6 +27,7 @@ type Metrics struct {
 	vanished    *prometheus.CounterVec
 	syncTime    prometheus.Histogram
 	readGap     prometheus.Histogram
+	secretBytes prometheus.Gauge
 	oldest      func() time.Time
 
 	mu      sync.Mutex
@@ -83,6 +84,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Freshness, observed at each account read: seconds since that account's previous read (a converged account is read once per interval). No label names the account.",
 			Buckets: []float64{1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600},
 		}),
+		secretBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sendblue_secret_value_bytes",
+			Help: "Bytes of Secret values the operator holds in memory: only the keys sets reference, each at most 4096 bytes (larger ones are refused, not held).",
+		}),
 		reasons: map[string]string{},
 	}
 	oldest := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -101,7 +106,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}
 		return 0
 	})
-	reg.MustRegister(append(m.api.Collectors(), m.writes, m.corrections, m.sets, m.syncs, m.accounts, m.kube, m.skipped, m.vanished, m.syncTime, m.readGap, oldest)...)
+	reg.MustRegister(append(m.api.Collectors(), m.writes, m.corrections, m.sets, m.syncs, m.accounts, m.kube, m.skipped, m.vanished, m.syncTime, m.readGap, m.secretBytes, oldest)...)
 	for _, r := range AllReasons {
 		m.sets.WithLabelValues(r).Set(0)
 	}

@@ -2,13 +2,17 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/sendblue-operator/sendblue-operator/controllers/secretref"
 )
 
 // metaReader answers the watched metadata of one Secret.
@@ -28,6 +32,8 @@ func (metaReader) List(context.Context, client.ObjectList, ...client.ListOption)
 type apiReader struct {
 	tooLarge bool
 	asked    []string
+	// data is the Secret's data (nil: {"k": "v"}).
+	data map[string][]byte
 }
 
 func (a *apiReader) Get(_ context.Context, k client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
@@ -45,7 +51,10 @@ func (a *apiReader) Get(_ context.Context, k client.ObjectKey, obj client.Object
 	}
 	s := obj.(*corev1.Secret)
 	s.Name, s.Namespace, s.ResourceVersion = k.Name, k.Namespace, "7"
-	s.Data = map[string][]byte{"k": []byte("v")}
+	s.Data = a.data
+	if s.Data == nil {
+		s.Data = map[string][]byte{"k": []byte("v")}
+	}
 	return nil
 }
 func (*apiReader) List(context.Context, client.ObjectList, ...client.ListOption) error { return nil }
@@ -65,10 +74,10 @@ func TestSecretValuesReadAtTheWatchedVersion(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			api := &apiReader{tooLarge: tc.tooLarge}
-			c := newSecretValues(metaReader{rv: "7"}, api)
+			c := newSecretValues(metaReader{rv: "7"}, api, nil)
 			for i := 0; i < 3; i++ {
-				s, err := c.get(context.Background(), k)
-				if err != nil || string(s.Data["k"]) != "v" {
+				s, err := c.get(context.Background(), k, "k")
+				if err != nil || string(s.value) != "v" {
 					t.Fatalf("get: %v, %v", s, err)
 				}
 			}
@@ -81,5 +90,70 @@ func TestSecretValuesReadAtTheWatchedVersion(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Of a Secret, only the keys looked for are held, each within
+// secretref.MaxValueBytes: a tenant's Secret of many large keys costs the
+// few bytes a set references, and a referenced value over the bound costs
+// nothing but its size.
+func TestSecretValuesHoldOnlyReferencedKeysWithinTheBound(t *testing.T) {
+	k := client.ObjectKey{Namespace: "ns", Name: "big"}
+	data := map[string][]byte{"apiKey": []byte("0123456789"), "huge": make([]byte, secretref.MaxValueBytes+1)}
+	for i := 0; i < 20; i++ {
+		data[fmt.Sprintf("filler-%d", i)] = make([]byte, 100<<10)
+	}
+	api := &apiReader{data: data}
+	var told []int
+	c := newSecretValues(metaReader{rv: "7"}, api, nil)
+	c.onBytes = func(n int) { told = append(told, n) }
+
+	v, err := c.get(context.Background(), k, "apiKey")
+	if err != nil || string(v.value) != "0123456789" || !v.present {
+		t.Fatalf("apiKey: %+v, %v", v, err)
+	}
+	if got, want := c.heldBytes(), len("apiKey")+10; got != want {
+		t.Errorf("%d bytes held for one 10-byte key of a 2 MB Secret, want %d", got, want)
+	}
+	v, err = c.get(context.Background(), k, "huge")
+	if err != nil || !v.present || v.value != nil || v.size != secretref.MaxValueBytes+1 {
+		t.Fatalf("a value over the bound: present %v, %d bytes held, size %d, %v", v.present, len(v.value), v.size, err)
+	}
+	if got, want := c.heldBytes(), len("apiKey")+10; got != want {
+		t.Errorf("%d bytes held after a value over the bound was asked for, want %d", got, want)
+	}
+	if v, _ := c.get(context.Background(), k, "apiKey"); string(v.value) != "0123456789" {
+		t.Errorf("the first key was lost when a second was looked for: %q", v.value)
+	}
+	if v, _ := c.get(context.Background(), k, "absent"); v.present {
+		t.Error("a key the Secret does not have is present")
+	}
+	if len(api.asked) != 3 {
+		t.Errorf("%d reads for three keys looked for once each and one again, want 3", len(api.asked))
+	}
+	c.forget(k)
+	if c.heldBytes() != 0 || c.held() != 0 {
+		t.Errorf("after forget: %d bytes in %d Secrets", c.heldBytes(), c.held())
+	}
+	if len(told) == 0 || told[len(told)-1] != 0 {
+		t.Errorf("bytes told to the metric: %v, want the last 0", told)
+	}
+}
+
+// The selector is matched when a Secret is read, so that labels need not
+// be held.
+func TestSecretValuesMatchTheSelectorAtRead(t *testing.T) {
+	sel, err := labels.Parse("referable=true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newSecretValues(metaReader{rv: "7"}, &apiReader{}, sel)
+	v, err := c.get(context.Background(), client.ObjectKey{Namespace: "ns", Name: "s"}, "k")
+	if err != nil || v.selected {
+		t.Errorf("an unlabeled Secret: selected %v, %v", v.selected, err)
+	}
+	c = newSecretValues(metaReader{rv: "7"}, &apiReader{}, nil)
+	if v, _ := c.get(context.Background(), client.ObjectKey{Namespace: "ns", Name: "s"}, "k"); !v.selected {
+		t.Error("without a selector every Secret is selected")
 	}
 }

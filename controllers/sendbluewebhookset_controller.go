@@ -202,7 +202,8 @@ func (r *SendblueWebhookSetReconciler) SetupWithManager(ctx context.Context, mgr
 	r.batches = map[string]*batch{}
 	r.owned = newOwnership()
 	r.reported = map[types.UID]reportedReason{}
-	r.values = newSecretValues(r.cache, r.APIReader)
+	r.values = newSecretValues(r.cache, r.APIReader, r.Options.WebhookSecretSelector)
+	r.values.onBytes = func(n int) { r.Metrics.secretBytes.Set(float64(n)) }
 	r.ix = newAccountIndex()
 	r.ix.onUnreferenced = r.values.forget
 	r.ix.onPrimed = r.primed
@@ -344,7 +345,7 @@ func (r *SendblueWebhookSetReconciler) guardUnindexed(set *v1.SendblueWebhookSet
 		return // what is indexed of it stays until its reconcile succeeds
 	}
 	r.ix.put(&indexEntry{key: key, uid: set.UID, generation: set.Generation, secrets: secretKeys(set),
-		holds: holdsOf(set, deleting, true), all: true, holder: key.String() + ", whose reconcile fails",
+		holds: holdsOf(set, deleting, true), all: true, why: "whose reconcile fails",
 		sig: fmt.Sprintf("failed\x00%d\x00%v\x00%s", set.Generation, deleting, err)})
 }
 
@@ -373,7 +374,6 @@ func (r *SendblueWebhookSetReconciler) indexSet(ctx context.Context, set *v1.Sen
 	if r.Options.beforeIndex != nil {
 		r.Options.beforeIndex(key)
 	}
-	id := key.String()
 	e := &indexEntry{key: key, uid: set.UID, generation: set.Generation, secrets: secretKeys(set)}
 	secrets := newSecretReader(r.values, r.Options.WebhookSecretSelector)
 	self, err := secrets.resolve(ctx, set, deleting)
@@ -384,23 +384,23 @@ func (r *SendblueWebhookSetReconciler) indexSet(ctx context.Context, set *v1.Sen
 		if cerr != nil {
 			// The account cannot be told: what the set declares or applied
 			// is guarded on every account.
-			e.holds, e.all, e.holder = holdsOf(set, deleting, true), true, id+", whose credentials cannot be read"
+			e.holds, e.all, e.why = holdsOf(set, deleting, true), true, "whose credentials cannot be read"
 			e.sig = fmt.Sprintf("unknown\x00%d\x00%v\x00%s\x00%v", set.Generation, deleting, cerr, set.Status.Applied)
 		} else {
 			res := &resolved{creds: creds, account: accountID(creds), pin: accountPin(creds), input: frozen(set)}
 			e.account, e.member = res.account, &member{resolved: res, held: "its inputs cannot be read"}
-			e.holds, e.holder = holdsOf(set, deleting, false), id+", which uses other credentials"
+			e.holds, e.why = holdsOf(set, deleting, false), "which uses other credentials"
 			e.sig = fmt.Sprintf("frozen\x00%d\x00%v\x00%s", set.Generation, deleting, err)
 		}
 	case accountChanged(set, self.pin):
 		self.input = frozen(set)
 		e.account, e.member = self.account, &member{resolved: self, held: "its account changed", appliedFromStatus: true}
-		e.holds, e.holder = holdsOf(set, deleting, false), id+", which uses other credentials"
+		e.holds, e.why = holdsOf(set, deleting, false), "which uses other credentials"
 		e.sig = "moved\x00" + self.fingerprint + "\x00" + set.Status.AccountID + "\x00" + set.Annotations[AnnotationAcceptAccount] + "\x00" + set.Annotations[AnnotationRequestedAt]
 		held = &outcome{reason: ReasonAccountChanged, message: accountChangedMessage(set, self), stalled: true}
 	default:
 		e.account, e.member = self.account, &member{resolved: self}
-		e.holds, e.holder = holdsOf(set, deleting, false), id+", which uses other credentials"
+		e.holds, e.why = holdsOf(set, deleting, false), "which uses other credentials"
 		e.sig = "member\x00" + self.fingerprint + "\x00" + set.Status.AccountID + "\x00" + set.Annotations[AnnotationAcceptAccount] + "\x00" + set.Annotations[AnnotationRequestedAt]
 	}
 	if e.member != nil {

@@ -7,6 +7,7 @@ package secretref
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -69,9 +70,25 @@ const (
 	Sent
 )
 
+// MaxValueBytes bounds a value the operator uses: an API key, a webhook
+// secret or a password is far smaller. A larger one is refused, and never
+// held in memory: a tenant's Secrets must not be able to grow the manager.
+const MaxValueBytes = 4096
+
+// SizeProblem says why a value of size bytes cannot be used, or "".
+func SizeProblem(size int) string {
+	if size > MaxValueBytes {
+		return fmt.Sprintf("is %d bytes, more than the %d an API key, a webhook secret or a password may be", size, MaxValueBytes)
+	}
+	return ""
+}
+
 // ValueProblem says why a value cannot be used, or "" if it can. It never
 // repeats the value.
 func ValueProblem(v []byte, kind Kind) string {
+	if problem := SizeProblem(len(v)); problem != "" {
+		return problem
+	}
 	switch {
 	case len(v) == 0 || strings.TrimSpace(string(v)) == "":
 		return "is empty"
