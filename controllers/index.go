@@ -57,9 +57,10 @@ type indexEntry struct {
 	member *member
 	// holds are the entries the set holds against other accounts; all: it
 	// blocks every removal of them (its account is unknown).
-	holds   []entryKey
-	all     bool
-	holder  string
+	holds []entryKey
+	all   bool
+	// why says why the set holds them, for the kept notes.
+	why     string
 	secrets []client.ObjectKey
 	// sig changes whenever anything a sync reads from the entry changes.
 	sig string
@@ -243,7 +244,7 @@ func (ix *accountIndex) guard(account string, actual *sendblue.Config) Guard {
 	check := func(k entryKey) {
 		for _, e := range ix.holds[k] {
 			if e.account != account || e.member == nil {
-				g.Add(k, e.holder, e.all)
+				g.Add(k, e.key.String(), e.why, e.all)
 			}
 		}
 	}

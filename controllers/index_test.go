@@ -48,10 +48,10 @@ func TestIndexGuardsAndForgets(t *testing.T) {
 	ix.onUnreferenced = func(k client.ObjectKey) { dropped = append(dropped, k) }
 	creds := client.ObjectKey{Namespace: "a", Name: "creds"}
 	ix.put(&indexEntry{key: nn("a", "one"), account: "A", member: &member{resolved: &resolved{}}, holds: []entryKey{{"receive", "https://one.example.com"}},
-		holder: "a/one", secrets: []client.ObjectKey{creds}, sig: "1"})
+		secrets: []client.ObjectKey{creds}, sig: "1"})
 	ix.put(&indexEntry{key: nn("a", "two"), account: "A", member: &member{resolved: &resolved{}}, holds: []entryKey{{"outbound", "https://two.example.com"}},
-		holder: "a/two", secrets: []client.ObjectKey{creds}, sig: "1"})
-	ix.put(&indexEntry{key: nn("b", "lost"), all: true, holds: []entryKey{{"call_log", "https://lost.example.com"}}, holder: "b/lost", sig: "1"})
+		secrets: []client.ObjectKey{creds}, sig: "1"})
+	ix.put(&indexEntry{key: nn("b", "lost"), all: true, holds: []entryKey{{"call_log", "https://lost.example.com"}}, sig: "1"})
 
 	actual := sendblue.NewConfig()
 	for typ, url := range map[sendblue.EventType]string{sendblue.Receive: "https://one.example.com", sendblue.Outbound: "https://two.example.com", sendblue.CallLog: "https://lost.example.com"} {

@@ -29,7 +29,7 @@ type DesiredWebhook struct {
 func (d DesiredWebhook) key() entryKey { return entryKey{string(d.Type), d.URL} }
 
 func (d DesiredWebhook) matches(w sendblue.Webhook) bool {
-	return d.Secret == w.Secret && slices.Equal(d.Numbers, w.SendblueNumbers)
+	return d.Secret == w.Secret && sameSet(d.Numbers, w.SendblueNumbers)
 }
 
 type entryKey struct{ Type, URL string }
@@ -90,16 +90,28 @@ type Guard map[entryKey]Guarded
 // blocked (a set on another account declares it) or every removal (a set
 // that may be on this account holds it).
 type Guarded struct {
-	Holder string
-	All    bool
+	// Holder is the holding set's id (namespace/name); Why says why it
+	// holds ("which uses other credentials").
+	Holder, Why string
+	All         bool
 }
 
-// Add records that holder holds k; all blocks Merge removals too.
-func (g Guard) Add(k entryKey, holder string, all bool) {
+// Add records that holder holds k, and why; all blocks Merge removals too.
+func (g Guard) Add(k entryKey, holder, why string, all bool) {
 	cur, ok := g[k]
 	if !ok || (all && !cur.All) {
-		g[k] = Guarded{Holder: holder, All: all}
+		g[k] = Guarded{Holder: holder, Why: why, All: all}
 	}
+}
+
+// nameFor names the set other in a message shown on the set viewer: by its
+// id in viewer's namespace, and not at all in another (a tenant's status
+// must not tell the names of other tenants' objects).
+func nameFor(viewer, other string) string {
+	if ns, _, ok := strings.Cut(other, "/"); ok && strings.HasPrefix(viewer, ns+"/") {
+		return other
+	}
+	return "a set in another namespace"
 }
 
 // SetPlan is the plan's outcome for one set.
@@ -254,8 +266,12 @@ func (p *planner) removalOwners(k entryKey) []string {
 
 // keep notes, for the sets that would have removed k, why it stays.
 func (p *planner) keep(ids []string, k entryKey, g Guarded) {
-	note := strings.TrimSpace(k.Type+" "+k.URL) + " (held by " + g.Holder + ")"
 	for _, id := range ids {
+		note := strings.TrimSpace(k.Type+" "+k.URL) + " (held by " + nameFor(id, g.Holder)
+		if g.Why != "" {
+			note += ", " + g.Why
+		}
+		note += ")"
 		seen := p.kept[id]
 		if seen == nil {
 			seen = map[string]bool{}
@@ -405,7 +421,7 @@ func claimWebhooks(sets []SetInput, plans map[string]*SetPlan) (map[entryKey]cla
 				}
 			default:
 				plans[s.ID].Conflicts = append(plans[s.ID].Conflicts,
-					fmt.Sprintf("%s webhook %s is declared with a different secret or sendblueNumbers by %s, which is older and wins", k.Type, k.URL, c.owner))
+					fmt.Sprintf("%s webhook %s is declared with a different secret or sendblueNumbers by %s, which is older and wins", k.Type, k.URL, nameFor(s.ID, c.owner)))
 			}
 		}
 	}
@@ -413,7 +429,7 @@ func claimWebhooks(sets []SetInput, plans map[string]*SetPlan) (map[entryKey]cla
 }
 
 func sameDeclaration(a, b DesiredWebhook) bool {
-	return a.Secret == b.Secret && slices.Equal(a.Numbers, b.Numbers)
+	return a.Secret == b.Secret && sameSet(a.Numbers, b.Numbers)
 }
 
 type secretClaim struct {
@@ -433,7 +449,7 @@ func claimSecret(sets []SetInput, plans map[string]*SetPlan, name string) secret
 			c = secretClaim{owner: s.ID, value: v}
 		case *c.value != *v:
 			plans[s.ID].Conflicts = append(plans[s.ID].Conflicts,
-				fmt.Sprintf("%s is declared with a different value by %s, which is older and wins", name, c.owner))
+				fmt.Sprintf("%s is declared with a different value by %s, which is older and wins", name, nameFor(s.ID, c.owner)))
 		}
 	}
 	return c

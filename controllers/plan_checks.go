@@ -189,6 +189,9 @@ func storedProblem(c sendbluev1alpha1.PlannedChange, desired, stored *sendblue.C
 	return ""
 }
 
+// sameSet compares sendblueNumbers as the set they are (listType=set): the
+// planner, the write check and conflicts between sets all compare them this
+// way, so that an account storing them in another order is not drift.
 func sameSet(a, b []string) bool {
 	a, b = slices.Clone(a), slices.Clone(b)
 	slices.Sort(a)

@@ -82,6 +82,28 @@ func TestPlanAccount(t *testing.T) {
 			wantSets: map[string]SetPlan{"a/one": {Applied: applied("outbound", "https://mine.example.com")}},
 		},
 		{
+			name:   "sendblueNumbers are a set: the account storing them in another order is not drift",
+			actual: `{"receive":[{"url":"https://mine.example.com","sendblue_numbers":["+15550000002","+15550000001"]}]}`,
+			sets: []SetInput{{ID: "a/one", Created: t0, Policy: v1.PolicyMerge,
+				Webhooks: []DesiredWebhook{{Type: sendblue.Receive, URL: "https://mine.example.com", Numbers: []string{"+15550000001", "+15550000002"}}}}},
+			want:     `{"receive":[{"url":"https://mine.example.com","sendblue_numbers":["+15550000002","+15550000001"]}]}`,
+			wantSets: map[string]SetPlan{"a/one": {Applied: applied("receive", "https://mine.example.com")}},
+		},
+		{
+			name:   "two sets declaring the same sendblueNumbers in another order do not conflict",
+			actual: `{}`,
+			sets: []SetInput{
+				{ID: "a/one", Created: t0, Policy: v1.PolicyMerge,
+					Webhooks: []DesiredWebhook{{Type: sendblue.Receive, URL: "https://shared.example.com", Numbers: []string{"+15550000001", "+15550000002"}}}},
+				{ID: "b/two", Created: t0.Add(time.Hour), Policy: v1.PolicyMerge,
+					Webhooks: []DesiredWebhook{{Type: sendblue.Receive, URL: "https://shared.example.com", Numbers: []string{"+15550000002", "+15550000001"}}}},
+			},
+			want:        `{"receive":[{"url":"https://shared.example.com","sendblue_numbers":["+15550000001","+15550000002"]}]}`,
+			wantChanges: []v1.PlannedChange{change(v1.ActionAdd, "receive", "https://shared.example.com")},
+			wantSets: map[string]SetPlan{"b/two": {Changes: []v1.PlannedChange{change(v1.ActionAdd, "receive", "https://shared.example.com")},
+				Applied: applied("receive", "https://shared.example.com")}},
+		},
+		{
 			name:   "merge updates a changed secret in place, keeping the entry's other members",
 			actual: `{"receive":[{"url":"https://mine.example.com","secret":"old","x":1}]}`,
 			sets: []SetInput{{ID: "a/one", Created: t0, Policy: v1.PolicyMerge,
@@ -155,7 +177,7 @@ func TestPlanAccount(t *testing.T) {
 			wantSets: map[string]SetPlan{
 				"b/young": {
 					Changes:   []v1.PlannedChange{change(v1.ActionAdd, "outbound", "https://y.example.com")},
-					Conflicts: []string{"receive webhook https://x.example.com is declared with a different secret or sendblueNumbers by a/old, which is older and wins"},
+					Conflicts: []string{"receive webhook https://x.example.com is declared with a different secret or sendblueNumbers by a set in another namespace, which is older and wins"},
 					Applied:   applied("outbound", "https://y.example.com")},
 				"a/old": {
 					Changes: []v1.PlannedChange{change(v1.ActionAdd, "receive", "https://x.example.com")},
@@ -184,7 +206,7 @@ func TestPlanAccount(t *testing.T) {
 			wantChanges: []v1.PlannedChange{change(v1.ActionUpdate, "globalSecret", ""), change(v1.ActionAdd, "secret", "")},
 			wantSets: map[string]SetPlan{"b/young": {
 				Changes:   []v1.PlannedChange{change(v1.ActionAdd, "secret", "")},
-				Conflicts: []string{"globalSecret is declared with a different value by a/old, which is older and wins"},
+				Conflicts: []string{"globalSecret is declared with a different value by a set in another namespace, which is older and wins"},
 				Applied:   []v1.AppliedWebhook{{Type: "secret"}}}},
 		},
 		{
@@ -220,19 +242,19 @@ func TestPlanAccount(t *testing.T) {
 			name:   "exclusive keeps what a set on other credentials declares, and says so",
 			actual: `{"receive":["https://other-key.example.com","https://f.example.com"],"globalSecret":"g"}`,
 			sets:   []SetInput{{ID: "a/one", Created: t0, Policy: v1.PolicyExclusive}},
-			guard: Guard{entryKey{"receive", "https://other-key.example.com"}: {Holder: "b/two, which uses other credentials"},
-				entryKey{Type: "globalSecret"}: {Holder: "b/two, which uses other credentials"}},
+			guard: Guard{entryKey{"receive", "https://other-key.example.com"}: {Holder: "a/two", Why: "which uses other credentials"},
+				entryKey{Type: "globalSecret"}: {Holder: "a/two", Why: "which uses other credentials"}},
 			want:        `{"receive":["https://other-key.example.com"],"globalSecret":"g"}`,
 			wantChanges: []v1.PlannedChange{change(v1.ActionRemove, "receive", "https://f.example.com")},
 			wantSets: map[string]SetPlan{"a/one": {
 				Changes: []v1.PlannedChange{change(v1.ActionRemove, "receive", "https://f.example.com")},
-				Kept:    []string{"receive https://other-key.example.com (held by b/two, which uses other credentials)", "globalSecret (held by b/two, which uses other credentials)"}}},
+				Kept:    []string{"receive https://other-key.example.com (held by a/two, which uses other credentials)", "globalSecret (held by a/two, which uses other credentials)"}}},
 		},
 		{
 			name:   "a merge set removes what it applied although a set on other credentials declares it",
 			actual: `{"receive":["https://mine.example.com"]}`,
 			sets:   []SetInput{{ID: "a/one", Created: t0, Policy: v1.PolicyMerge, Applied: applied("receive", "https://mine.example.com")}},
-			guard:  Guard{entryKey{"receive", "https://mine.example.com"}: {Holder: "b/two, which uses other credentials"}},
+			guard:  Guard{entryKey{"receive", "https://mine.example.com"}: {Holder: "b/two", Why: "which uses other credentials"}},
 			want:   `{"receive":[]}`, wantChanges: []v1.PlannedChange{change(v1.ActionRemove, "receive", "https://mine.example.com")},
 		},
 		{
@@ -240,11 +262,11 @@ func TestPlanAccount(t *testing.T) {
 			actual: `{"receive":["https://mine.example.com","https://theirs.example.com"]}`,
 			sets: []SetInput{{ID: "a/one", Created: t0, Policy: v1.PolicyMerge, Applied: applied("receive", "https://mine.example.com")},
 				{ID: "a/all", Created: t0, Policy: v1.PolicyExclusive}},
-			guard: Guard{entryKey{"receive", "https://mine.example.com"}: {Holder: "c/x, whose credentials cannot be read", All: true},
-				entryKey{"receive", "https://theirs.example.com"}: {Holder: "c/x, whose credentials cannot be read", All: true}},
+			guard: Guard{entryKey{"receive", "https://mine.example.com"}: {Holder: "c/x", Why: "whose credentials cannot be read", All: true},
+				entryKey{"receive", "https://theirs.example.com"}: {Holder: "c/x", Why: "whose credentials cannot be read", All: true}},
 			want: `{"receive":["https://mine.example.com","https://theirs.example.com"]}`,
-			wantSets: map[string]SetPlan{"a/one": {Kept: []string{"receive https://mine.example.com (held by c/x, whose credentials cannot be read)"}},
-				"a/all": {Kept: []string{"receive https://theirs.example.com (held by c/x, whose credentials cannot be read)"}}},
+			wantSets: map[string]SetPlan{"a/one": {Kept: []string{"receive https://mine.example.com (held by a set in another namespace, whose credentials cannot be read)"}},
+				"a/all": {Kept: []string{"receive https://theirs.example.com (held by a set in another namespace, whose credentials cannot be read)"}}},
 		},
 		{
 			name:   "a frozen set writes nothing, and what it declares or applied stays",
@@ -462,7 +484,7 @@ func genInputs(data []byte, exclusive bool) (*sendblue.Config, []SetInput, Guard
 	}
 	guard := Guard{}
 	for n := next() % 3; n > 0; n-- {
-		guard.Add(entryKey{string(types[next()%len(types)]), urls[next()%len(urls)]}, "x/outside", next()%2 == 0)
+		guard.Add(entryKey{string(types[next()%len(types)]), urls[next()%len(urls)]}, "x/outside", "", next()%2 == 0)
 	}
 	return actual, sets, guard
 }
@@ -482,6 +504,10 @@ func TestPlanMessagesNameNoSecrets(t *testing.T) {
 		if strings.Contains(text, s) {
 			t.Errorf("plan text %q contains secret %q", text, s)
 		}
+	}
+	// Issue 15, item 12: nor does a set's status name another tenant's set.
+	if strings.Contains(text, "a/old") {
+		t.Errorf("b/young's conflicts name a set of namespace a: %q", text)
 	}
 	if len(plan.Sets["b/young"].Conflicts) != 2 {
 		t.Errorf("conflicts = %q, want 2", plan.Sets["b/young"].Conflicts)

@@ -152,6 +152,7 @@ func (r *SendblueWebhookSetReconciler) report(ctx context.Context, s *v1.Sendblu
 		st.LastHandledReconcileAt = v
 	}
 	prev := explaining(st.Conditions, s.Generation)
+	o.message = status.Bound(o.message)
 	changed := prev == nil || prev.Reason != o.reason || prev.Message != o.message
 	setConditions(s, o)
 	r.Metrics.setReason(s.Namespace+"/"+s.Name, o.reason)

@@ -26,6 +26,7 @@ func (r *Reconciler) report(ctx context.Context, w *v1.EverlyticSMSWebhook, o ou
 		st.LastHandledReconcileAt = v
 	}
 	prev := status.Explaining(st.Conditions, w.Generation)
+	o.Message = status.Bound(o.Message)
 	changed := prev == nil || prev.Reason != o.Reason || prev.Message != o.Message
 	status.Set(&st.Conditions, &st.ObservedGeneration, w.Generation, o.Outcome)
 	r.Metrics.setReason(w, o.Reason)

@@ -14,6 +14,9 @@
 package status
 
 import (
+	"fmt"
+	"unicode/utf8"
+
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -41,9 +44,29 @@ type Outcome struct {
 	Reason, Message string
 }
 
+// MaxMessage bounds a condition message: long enough for every reason's
+// explanation, short enough that a set listing many webhooks (or a tenant's
+// long URLs) cannot grow its status, its events or a kubectl describe.
+const MaxMessage = 1024
+
+// Bound returns msg cut to MaxMessage bytes (on a character boundary), saying
+// how much was cut. Set bounds every message; a caller that compares a new
+// message with the one set before compares Bound(msg).
+func Bound(msg string) string {
+	if len(msg) <= MaxMessage {
+		return msg
+	}
+	cut := MaxMessage - 40
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d more bytes cut)", msg[:cut], len(msg)-cut)
+}
+
 // Set sets Ready, Reconciling and Stalled (the abnormal-true ones only when
 // true) and observedGeneration for an outcome of generation gen.
 func Set(conds *[]metav1.Condition, observedGeneration *int64, gen int64, o Outcome) {
+	o.Message = Bound(o.Message)
 	set := func(typ string, s metav1.ConditionStatus) {
 		meta.SetStatusCondition(conds, metav1.Condition{Type: typ, Status: s, Reason: o.Reason, Message: o.Message, ObservedGeneration: gen})
 	}
