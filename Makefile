@@ -151,20 +151,32 @@ demo: ## Run the operator locally, no cluster or Sendblue account needed: contro
 KUBECTL ?= kubectl
 
 .PHONY: install
-install: manifests ## Install the CRD into the cluster.
+install: manifests ## Install the CRDs into the cluster.
 	$(KUBECTL) apply -k config/crd
 
+# Deleting a CRD deletes every object of its kind; a manager still running
+# then removes, from Sendblue and Everlytic, the webhooks of every object with
+# the default deletionPolicy: Delete. uninstall does it only when asked twice.
+CONFIRM ?=
+
 .PHONY: uninstall
-uninstall: manifests ## Remove the CRD (and with it every SendblueWebhookSet) from the cluster.
+uninstall: manifests ## Remove the CRDs, and with them every object of their kinds (asks for CONFIRM=delete-every-object).
+	@echo "uninstall: deleting the CRDs deletes every SendblueWebhookSet and EverlyticSMSWebhook in the cluster:"; \
+	for k in sendbluewebhooksets.sendblue.webhooks.dev everlyticsmswebhooks.everlytic.webhooks.dev; do \
+		n=$$($(KUBECTL) get $$k -A --no-headers --ignore-not-found 2>/dev/null | wc -l); echo "  $$k: $$n object(s)"; \
+	done; \
+	echo "  a manager still running removes the webhooks of those with deletionPolicy: Delete (the default);"; \
+	echo "  run make undeploy first to leave every webhook in place."
+	@[ "$(CONFIRM)" = delete-every-object ] || { echo "uninstall: not done; run make uninstall CONFIRM=delete-every-object" >&2; exit 1; }
 	$(KUBECTL) delete --ignore-not-found -k config/crd
 
 .PHONY: deploy
-deploy: manifests ## Deploy the operator (CRD, RBAC, manager) with image IMG.
+deploy: manifests ## Deploy the operator (CRDs, RBAC, manager) with image IMG.
 	$(KUBECTL) kustomize config/default | sed 's|image: sendblue-operator:dev|image: $(IMG)|' | $(KUBECTL) apply -f -
 
 .PHONY: undeploy
-undeploy: ## Remove the operator from the cluster.
-	$(KUBECTL) kustomize config/default | $(KUBECTL) delete --ignore-not-found -f -
+undeploy: ## Remove the operator (RBAC, manager); the CRDs and every object stay, and so do their webhooks.
+	$(KUBECTL) delete --ignore-not-found -k config/operator
 
 NAMESPACES ?=
 
