@@ -22,9 +22,12 @@ type accountState struct {
 	// fingerprints are the inputs of each set as the last sync reported it.
 	fingerprints map[types.UID]string
 
-	// foreign is how many things the last trusted read held that no set
-	// of the account declares or applied (-1: no trusted read yet).
-	foreign int
+	// seen is what reads of the account held that no set declares or
+	// applied (see outsideOf), since the last confirmed read: what a write
+	// must not lose. confirmed: a read was confirmed since this process
+	// started (see confirmRead).
+	seen      map[entryKey]bool
+	confirmed bool
 	// suspect is the last read that was not trusted, and when it was seen.
 	suspect     string
 	suspectSeen time.Time
@@ -48,7 +51,6 @@ type mismatch struct {
 func newAccountState() *accountState {
 	return &accountState{
 		fingerprints: map[types.UID]string{},
-		foreign:      -1,
 		limit:        sendblue.MaxRequestBytes,
 		mismatches:   map[types.UID]mismatch{},
 	}

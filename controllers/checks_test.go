@@ -75,15 +75,15 @@ func TestVerifyStoredNamesTheSetsWhoseChangesWereNotStoredAsSent(t *testing.T) {
 	}
 }
 
-func TestForeignCount(t *testing.T) {
+func TestOutsideOf(t *testing.T) {
 	sets := []SetInput{{ID: "a/one", Webhooks: []DesiredWebhook{hook(sendblue.Receive, "https://mine.example.com", "")},
 		Applied: applied("outbound", "https://applied.example.com"), GlobalSecret: strp("g")}}
-	for doc, want := range map[string]int{
-		`{"receive":["https://mine.example.com"],"outbound":["https://applied.example.com"],"globalSecret":"g"}`: 0,
-		`{"receive":["https://mine.example.com","https://f.example.com"],"future":[],"secret":"l"}`:              3,
+	for doc, want := range map[string]string{
+		`{"receive":["https://mine.example.com"],"outbound":["https://applied.example.com"],"globalSecret":"g"}`: "",
+		`{"receive":["https://mine.example.com","https://f.example.com"],"future":[],"secret":"l"}`:              "1 webhook(s), 1 member(s) this operator does not know, the secret",
 	} {
-		if got := foreignCount(cfg(t, doc), sets); got != want {
-			t.Errorf("foreignCount(%s) = %d, want %d", doc, got, want)
+		if got := describeItems(outsideOf(cfg(t, doc), sets)); got != want {
+			t.Errorf("outsideOf(%s) = %q, want %q", doc, got, want)
 		}
 	}
 }

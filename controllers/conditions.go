@@ -58,6 +58,12 @@ const (
 	// removed from the account by someone else; Sendblue itself deletes a
 	// webhook whose receiver answers 410 Gone.
 	EventWebhookVanished = "WebhookVanished"
+	// EventLeftBehind (a Warning): the set was deleted with deletionPolicy
+	// Delete and left webhooks or secrets on the account, because another
+	// set holds them or its credentials could not be used. Also logged at
+	// error level and counted (sendblue_webhooks_left_behind_total): a
+	// terminating namespace refuses events.
+	EventLeftBehind = "WebhooksLeftBehind"
 )
 
 // AnnotationRequestedAt, set to any new value (a timestamp, by convention),

@@ -248,29 +248,59 @@ func TestDeletionPolicies(t *testing.T) {
 	}
 }
 
-func TestDeletionWithoutCredentialsWaitsUntilOrphaned(t *testing.T) {
-	op := startOperator(t, 1, Options{})
+// Issue 15, item 8: the namespace controller deletes Secrets and sets in no
+// fixed order. A set whose credentials Secret went first is deleted with the
+// credentials that last worked; after a restart (nothing remembered) it
+// waits, says so, and is let go after ReleaseAfter with what it applied left
+// on the account and said where a person will see it: a Warning, the log at
+// error level, sendblue_webhooks_left_behind_total. Orphan lets it go at once.
+func TestDeletionWithoutCredentialsUsesTheLastThatWorked(t *testing.T) {
+	op := startOperator(t, 1, Options{ReleaseAfter: 8 * time.Second})
 	ns := op.ns[0]
-	op.account(t, ns, "creds", "key-delete-nocreds")
-	mustCreate(t, newSet(ns, "app", "creds", "", v1.Webhooks{Receive: hooks("https://a.example.com")}))
-	waitReason(t, ns, "app", ReasonSynced)
-	if err := testClient.Delete(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "creds", Namespace: ns}}); err != nil {
-		t.Fatal(err)
+	const key = "key-delete-nocreds"
+	secret := op.account(t, ns, "creds", key)
+	for _, n := range []string{"app", "restarted", "orphaned"} {
+		mustCreate(t, newSet(ns, n, "creds", "", v1.Webhooks{Receive: hooks("https://" + n + ".example.com")}))
+		waitReason(t, ns, n, ReasonSynced)
 	}
-	if err := testClient.Delete(context.Background(), get(t, ns, "app")); err != nil {
-		t.Fatal(err)
+	deleteCreds := func() {
+		if err := testClient.Delete(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "creds", Namespace: ns}}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	s := waitReason(t, ns, "app", ReasonCredentialsNotFound)
-	if _, m := readyReason(s); !strings.Contains(m, "deletionPolicy: Orphan") {
-		t.Errorf("message %q: want advice to orphan", m)
+	deleteCreds()
+	deleteObject(t, get(t, ns, "app"))
+	waitGone(t, ns, "app")
+	if got := op.stored(t, key); strings.Contains(got, "https://app.example.com") {
+		t.Errorf("the set whose Secret went first left its webhook: %s", got)
 	}
-	update(t, ns, "app", func(s *v1.SendblueWebhookSet) { s.Spec.DeletionPolicy = v1.DeletionPolicyOrphan })
-	waitFor(t, "app to disappear", func() (bool, string) {
-		err := testClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "app"}, &v1.SendblueWebhookSet{})
-		return client.IgnoreNotFound(err) == nil && err != nil, "still there"
-	})
-	if got := op.stored(t, "key-delete-nocreds"); !strings.Contains(got, "https://a.example.com") {
-		t.Errorf("an orphaned webhook was removed: %s", got)
+
+	// A restart forgets the credentials.
+	mustCreate(t, credsSecret(ns, "creds", key, secret))
+	op.stop()
+	deleteCreds()
+	op.start(t, Options{ReleaseAfter: 8 * time.Second})
+	deleteObject(t, get(t, ns, "restarted"))
+	s := waitReason(t, ns, "restarted", ReasonCredentialsNotFound)
+	if _, m := readyReason(s); !strings.Contains(m, "deletionPolicy: Orphan") || !strings.Contains(m, "8s") {
+		t.Errorf("message %q: want how long it waits, and advice to orphan", m)
+	}
+	update(t, ns, "orphaned", func(s *v1.SendblueWebhookSet) { s.Spec.DeletionPolicy = v1.DeletionPolicyOrphan })
+	deleteObject(t, get(t, ns, "orphaned"))
+	waitGone(t, ns, "orphaned")
+	e := waitEvent(t, ns, "restarted", EventLeftBehind)
+	if !strings.Contains(e.Note, "1 entries") {
+		t.Errorf("event %q does not say what was left", e.Note)
+	}
+	waitGone(t, ns, "restarted")
+	if n := testutil.ToFloat64(op.metrics.leftBehind.WithLabelValues(ReasonCredentialsNotFound)); n != 1 {
+		t.Errorf("sendblue_webhooks_left_behind_total{reason=CredentialsNotFound} = %v, want 1", n)
+	}
+	got := op.stored(t, key)
+	for _, u := range []string{"https://restarted.example.com", "https://orphaned.example.com"} {
+		if !strings.Contains(got, u) {
+			t.Errorf("%s was removed without credentials: %s", u, got)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/sendblue-operator/sendblue-operator/api/sendblue/v1alpha1"
@@ -525,5 +527,206 @@ func TestATenantsSecretsCannotGrowTheManager(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(op.metrics.secretBytes); got != held {
 		t.Errorf("sendblue_secret_value_bytes %v after an oversize value was refused, want %v (it is not held)", got, held)
+	}
+}
+
+// Issue 15, item 3: no read is trusted blindly. The first read after a
+// start, the first read of an account, and a read that lost only part of
+// what the operator did not write are confirmed before a write built from
+// them replaces the account.
+func TestNoReadIsTrustedBlindly(t *testing.T) {
+	op := startOperator(t, 1, Options{})
+	ns := op.ns[0]
+	secretValue("g-first-read")
+	theirs := []string{"https://foreign.example.com/r", "https://typing.example.com", `"g-first-read"`, `"next_year"`}
+	account := func(key string) json.RawMessage {
+		return full("receive", `["https://foreign.example.com/r"]`, "typing_indicator", `["https://typing.example.com"]`,
+			"globalSecret", `"g-first-read"`, "next_year", `[1]`)
+	}
+	newAccount := `{"status":"OK","webhooks":` + string(full()) + `}`
+	intact := func(key string, want ...string) {
+		t.Helper()
+		got := op.stored(t, key)
+		for _, w := range append(want, theirs...) {
+			if !strings.Contains(got, w) {
+				t.Errorf("account %s lost %s: %s", key, w, got)
+			}
+		}
+	}
+	const key = "key-first-read"
+	op.account(t, ns, "creds", key)
+	if err := op.emu.SetWebhooks(key, account(key)); err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, newSet(ns, "app", "creds", v1.PolicyMerge, v1.Webhooks{Outbound: hooks("https://app.example.com/o1")}))
+	waitReason(t, ns, "app", ReasonSynced)
+
+	// A restart; the set changed meanwhile; the first read answers as a
+	// brand-new account would.
+	op.stop()
+	update(t, ns, "app", func(s *v1.SendblueWebhookSet) {
+		s.Spec.Webhooks.Outbound = append(s.Spec.Webhooks.Outbound, hooks("https://app.example.com/o2")...)
+	})
+	op.emu.InjectFault(sendbluetest.Fault{Account: key, Method: "GET", Body: newAccount})
+	op.start(t, Options{})
+	waitFor(t, "o2 to be written", func() (bool, string) {
+		got := op.stored(t, key)
+		return strings.Contains(got, "https://app.example.com/o2"), got
+	})
+	intact(key, "https://app.example.com/o1")
+
+	// An account first seen, on which no set applied anything yet: its first
+	// read lies the same way.
+	const key2 = "key-first-seen"
+	op.account(t, ns, "creds2", key2)
+	if err := op.emu.SetWebhooks(key2, account(key2)); err != nil {
+		t.Fatal(err)
+	}
+	op.emu.InjectFault(sendbluetest.Fault{Account: key2, Method: "GET", Body: newAccount})
+	mustCreate(t, newSet(ns, "fresh", "creds2", v1.PolicyMerge, v1.Webhooks{Outbound: hooks("https://fresh.example.com/o")}))
+	waitReason(t, ns, "fresh", ReasonSynced)
+	intact(key2, "https://fresh.example.com/o")
+
+	// A read that lost only part of what no set wrote (the typing_indicator
+	// webhook), the rest still there.
+	partial := `{"status":"OK","webhooks":` + strings.Replace(op.stored(t, key), `"https://typing.example.com"`, ``, 1) + `}`
+	if strings.Contains(partial, "typing.example.com") {
+		t.Fatalf("the partial read still holds the typing webhook: %s", partial)
+	}
+	op.emu.InjectFault(sendbluetest.Fault{Account: key, Method: "GET", Body: partial})
+	update(t, ns, "app", func(s *v1.SendblueWebhookSet) {
+		s.Spec.Webhooks.Outbound = append(s.Spec.Webhooks.Outbound, hooks("https://app.example.com/o3")...)
+	})
+	waitFor(t, "o3 to be written", func() (bool, string) {
+		got := op.stored(t, key)
+		return strings.Contains(got, "https://app.example.com/o3"), got
+	})
+	intact(key, "https://app.example.com/o1", "https://app.example.com/o2")
+}
+
+// Issue 15, item 2: a set whose account cannot be told (its credentials
+// Secret does not exist) protects what it applied, not what it merely
+// declares; what a guard keeps stays owned by the set that would have
+// removed it, and is removed once nothing holds it; a deletion that leaves
+// something behind says so.
+func TestAnUnreadableSetCannotPinAnotherTenantsWebhooks(t *testing.T) {
+	op := startOperator(t, 2, Options{})
+	victim, tenant := op.ns[0], op.ns[1]
+	const key = "key-pinned"
+	op.account(t, victim, "creds", key)
+	mustCreate(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "g", Namespace: victim}, Data: map[string][]byte{"k": []byte(secretValue("g-victim"))}})
+	mustCreate(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "g", Namespace: tenant}, Data: map[string][]byte{"k": []byte(secretValue("g-tenant"))}})
+	shared := "https://shared.example.com/r"
+	v := newSet(victim, "victim", "creds", v1.PolicyMerge, v1.Webhooks{Receive: hooks(shared), Outbound: hooks("https://kept.example.com/o")})
+	v.Spec.GlobalSecretRef = &v1.SecretKeyReference{Name: "g", Key: "k"}
+	mustCreate(t, v)
+	waitReason(t, victim, "victim", ReasonSynced)
+
+	// The tenant declares the same URL and a global secret, with credentials
+	// that do not exist: it applied nothing.
+	pin := newSet(tenant, "pin", "missing", v1.PolicyMerge, v1.Webhooks{Receive: hooks(shared)})
+	pin.Spec.GlobalSecretRef = &v1.SecretKeyReference{Name: "g", Key: "k"}
+	mustCreate(t, pin)
+	waitReason(t, tenant, "pin", ReasonCredentialsNotFound)
+	// Another one, which says it applied the outbound webhook (as a set that
+	// lost its credentials after a sync would).
+	applier := newSet(tenant, "applier", "missing", v1.PolicyMerge, v1.Webhooks{Outbound: hooks("https://kept.example.com/o")})
+	applier.Spec.DeletionPolicy = v1.DeletionPolicyOrphan
+	mustCreate(t, applier)
+	waitReason(t, tenant, "applier", ReasonCredentialsNotFound)
+	a := get(t, tenant, "applier")
+	a.Status.Applied = []v1.AppliedWebhook{{Type: "outbound", URL: "https://kept.example.com/o"}}
+	if err := testClient.Status().Update(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	// A status change alone is not reconciled: an annotation is.
+	if err := testClient.Patch(context.Background(), a, client.RawPatch(types.MergePatchType,
+		[]byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:"status-set"}}}`, AnnotationRequestedAt)))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the applier's status to be indexed", func() (bool, string) {
+		e := op.r.ix.entry(client.ObjectKeyFromObject(a))
+		return e != nil && len(e.blocks) == 1, fmt.Sprint(e)
+	})
+
+	// The victim stops declaring the outbound webhook: the applier keeps it
+	// on the account, and the victim keeps owning it.
+	update(t, victim, "victim", func(s *v1.SendblueWebhookSet) { s.Spec.Webhooks.Outbound = nil })
+	waitFor(t, "the victim to report the kept webhook", func() (bool, string) {
+		s := get(t, victim, "victim")
+		_, m := readyReason(s)
+		return s.Status.ObservedGeneration == s.Generation && strings.Contains(m, "kept") && strings.Contains(m, "kept.example.com"), m
+	})
+	s := get(t, victim, "victim")
+	if !slices.Contains(s.Status.Applied, v1.AppliedWebhook{Type: "outbound", URL: "https://kept.example.com/o"}) {
+		t.Errorf("the victim gave up ownership of what a guard kept: status.applied %v", s.Status.Applied)
+	}
+	if _, m := readyReason(s); strings.Contains(m, tenant) {
+		t.Errorf("the victim's message names the tenant's set: %q", m)
+	}
+	if got := op.stored(t, key); !strings.Contains(got, "kept.example.com") {
+		t.Errorf("a webhook another set applied was removed: %s", got)
+	}
+
+	// Once nothing holds it, the victim removes it.
+	deleteObject(t, get(t, tenant, "applier"))
+	waitGone(t, tenant, "applier")
+	requestSync(t, victim, "victim", "after-applier")
+	waitFor(t, "the kept webhook to be removed", func() (bool, string) {
+		got := op.stored(t, key)
+		return !strings.Contains(got, "kept.example.com"), got
+	})
+
+	// Deleting the victim removes the URL and the global secret the tenant
+	// merely declares.
+	deleteObject(t, get(t, victim, "victim"))
+	waitGone(t, victim, "victim")
+	got := op.stored(t, key)
+	if strings.Contains(got, shared) || strings.Contains(got, "g-victim") {
+		t.Errorf("what the victim applied stayed after its deletion, pinned by a set that only declares it: %s", got)
+	}
+}
+
+// A deletion whose removals a guard keeps says so: a Warning, the log at
+// error level, sendblue_webhooks_left_behind_total.
+func TestADeletionThatLeavesWebhooksSaysSo(t *testing.T) {
+	op := startOperator(t, 2, Options{})
+	victim, tenant := op.ns[0], op.ns[1]
+	const key = "key-left-behind"
+	op.account(t, victim, "creds", key)
+	mustCreate(t, newSet(victim, "victim", "creds", v1.PolicyMerge, v1.Webhooks{Outbound: hooks("https://held.example.com/o")}))
+	waitReason(t, victim, "victim", ReasonSynced)
+	applier := newSet(tenant, "applier", "missing", v1.PolicyMerge, v1.Webhooks{Outbound: hooks("https://held.example.com/o")})
+	applier.Spec.DeletionPolicy = v1.DeletionPolicyOrphan
+	mustCreate(t, applier)
+	waitReason(t, tenant, "applier", ReasonCredentialsNotFound)
+	a := get(t, tenant, "applier")
+	a.Status.Applied = []v1.AppliedWebhook{{Type: "outbound", URL: "https://held.example.com/o"}}
+	if err := testClient.Status().Update(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	// A status change alone is not reconciled: an annotation is.
+	if err := testClient.Patch(context.Background(), a, client.RawPatch(types.MergePatchType,
+		[]byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:"status-set"}}}`, AnnotationRequestedAt)))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the applier's status to be indexed", func() (bool, string) {
+		e := op.r.ix.entry(client.ObjectKeyFromObject(a))
+		return e != nil && len(e.blocks) == 1, fmt.Sprint(e)
+	})
+	deleteObject(t, get(t, victim, "victim"))
+	e := waitEvent(t, victim, "victim", EventLeftBehind)
+	if !strings.Contains(e.Note, "held.example.com") || strings.Contains(e.Note, tenant) {
+		t.Errorf("event %q does not say what was left, or names the tenant's set", e.Note)
+	}
+	waitGone(t, victim, "victim")
+	if n := testutil.ToFloat64(op.metrics.leftBehind.WithLabelValues("Kept")); n != 1 {
+		t.Errorf("sendblue_webhooks_left_behind_total{reason=Kept} = %v, want 1", n)
+	}
+	if !strings.Contains(op.logs.String(), "A deleted set left webhooks on its account") {
+		t.Error("nothing was logged at error level")
+	}
+	if got := op.stored(t, key); !strings.Contains(got, "held.example.com") {
+		t.Errorf("a webhook another set applied was removed: %s", got)
 	}
 }

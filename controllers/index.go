@@ -55,10 +55,13 @@ type indexEntry struct {
 	// member is the set's part in its account's plan; nil when the account
 	// is unknown.
 	member *member
-	// holds are the entries the set holds against other accounts; all: it
-	// blocks every removal of them (its account is unknown).
-	holds []entryKey
-	all   bool
+	// holds are the entries the set holds against other accounts (no
+	// Exclusive set removes them); blocks are those of them whose every
+	// removal it blocks: what it applied, when its account is unknown (it may
+	// be this very one). What it merely declares never blocks a Merge
+	// removal: another tenant's set cannot pin a webhook by declaring it.
+	holds  []entryKey
+	blocks map[entryKey]bool
 	// why says why the set holds them, for the kept notes.
 	why     string
 	secrets []client.ObjectKey
@@ -244,7 +247,7 @@ func (ix *accountIndex) guard(account string, actual *sendblue.Config) Guard {
 	check := func(k entryKey) {
 		for _, e := range ix.holds[k] {
 			if e.account != account || e.member == nil {
-				g.Add(k, e.key.String(), e.why, e.all)
+				g.Add(k, e.key.String(), e.why, e.blocks[k])
 			}
 		}
 	}
@@ -279,6 +282,16 @@ func (ix *accountIndex) counts() (sets, accounts int) {
 // holdsOf lists what a set holds against accounts other than its own: what
 // it declares (unless Observe or deleting), and, when its account is
 // unknown, what it applied.
+// appliedBlocks is what a set whose account is unknown blocks every removal
+// of: what its status says it applied.
+func appliedBlocks(s *v1.SendblueWebhookSet) map[entryKey]bool {
+	out := map[entryKey]bool{}
+	for _, a := range s.Status.Applied {
+		out[entryKey{a.Type, a.URL}] = true
+	}
+	return out
+}
+
 func holdsOf(s *v1.SendblueWebhookSet, deleting, unknown bool) []entryKey {
 	var out []entryKey
 	if s.Spec.Policy != v1.PolicyObserve && !deleting {

@@ -51,18 +51,25 @@ func TestIndexGuardsAndForgets(t *testing.T) {
 		secrets: []client.ObjectKey{creds}, sig: "1"})
 	ix.put(&indexEntry{key: nn("a", "two"), account: "A", member: &member{resolved: &resolved{}}, holds: []entryKey{{"outbound", "https://two.example.com"}},
 		secrets: []client.ObjectKey{creds}, sig: "1"})
-	ix.put(&indexEntry{key: nn("b", "lost"), all: true, holds: []entryKey{{"call_log", "https://lost.example.com"}}, sig: "1"})
+	// An unknown-account set applied lost and merely declares declared.
+	ix.put(&indexEntry{key: nn("b", "lost"), holds: []entryKey{{"call_log", "https://lost.example.com"}, {"call_log", "https://declared.example.com"}},
+		blocks: map[entryKey]bool{{"call_log", "https://lost.example.com"}: true}, sig: "1"})
 
 	actual := sendblue.NewConfig()
-	for typ, url := range map[sendblue.EventType]string{sendblue.Receive: "https://one.example.com", sendblue.Outbound: "https://two.example.com", sendblue.CallLog: "https://lost.example.com"} {
-		if err := actual.SetWebhooks(typ, []sendblue.Webhook{{URL: url}}); err != nil {
+	for typ, urls := range map[sendblue.EventType][]string{sendblue.Receive: {"https://one.example.com"}, sendblue.Outbound: {"https://two.example.com"},
+		sendblue.CallLog: {"https://lost.example.com", "https://declared.example.com"}} {
+		var hooks []sendblue.Webhook
+		for _, u := range urls {
+			hooks = append(hooks, sendblue.Webhook{URL: u})
+		}
+		if err := actual.SetWebhooks(typ, hooks); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if g := ix.guard("A", actual); len(g) != 1 || !g[entryKey{"call_log", "https://lost.example.com"}].All {
-		t.Errorf("guard of account A = %v, want only the unknown set's entry, blocking every removal", g)
+	if g := ix.guard("A", actual); len(g) != 2 || !g[entryKey{"call_log", "https://lost.example.com"}].All || g[entryKey{"call_log", "https://declared.example.com"}].All {
+		t.Errorf("guard of account A = %v, want the unknown set's entries: what it applied blocking every removal, what it declares Exclusive removals only", g)
 	}
-	if g := ix.guard("B", actual); len(g) != 3 || g[entryKey{"receive", "https://one.example.com"}].All {
+	if g := ix.guard("B", actual); len(g) != 4 || g[entryKey{"receive", "https://one.example.com"}].All {
 		t.Errorf("guard of account B = %v, want A's entries (Exclusive removals only) and the unknown set's", g)
 	}
 	if g := ix.guard("B", sendblue.NewConfig()); len(g) != 0 {
@@ -88,7 +95,7 @@ func TestIndexGuardsAndForgets(t *testing.T) {
 	if sets, accounts := ix.counts(); sets != 1 || accounts != 0 {
 		t.Errorf("%d sets and %d accounts left, want 1 (the unknown one) and 0", sets, accounts)
 	}
-	if g := ix.guard("B", actual); len(g) != 1 {
-		t.Errorf("guard after removal = %v, want only the unknown set's entry", g)
+	if g := ix.guard("B", actual); len(g) != 2 {
+		t.Errorf("guard after removal = %v, want only the unknown set's two entries", g)
 	}
 }

@@ -243,6 +243,9 @@ func (r *secretReader) resolve(ctx context.Context, s *v1.SendblueWebhookSet, de
 	if err != nil {
 		return nil, err
 	}
+	if deleting {
+		return r.resolveWith(s, creds, deleting), nil
+	}
 	in := SetInput{
 		ID:        s.Namespace + "/" + s.Name,
 		Created:   s.CreationTimestamp.Time,
@@ -261,6 +264,18 @@ func (r *secretReader) resolve(ctx context.Context, s *v1.SendblueWebhookSet, de
 		}
 	}
 	return &resolved{set: s, creds: creds, account: accountID(creds), pin: accountPin(creds), input: in, fingerprint: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// resolveWith is a deleting set's resolve with the given credentials: a
+// deletion reads no other Secret.
+func (r *secretReader) resolveWith(s *v1.SendblueWebhookSet, creds sendblue.Credentials, deleting bool) *resolved {
+	in := SetInput{ID: s.Namespace + "/" + s.Name, Created: s.CreationTimestamp.Time, Policy: s.Spec.Policy, Deleting: deleting}
+	if in.Policy == "" {
+		in.Policy = v1.PolicyMerge
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%d\x00%v\x00%v\x00%s\x00", accountID(creds), s.Generation, deleting, s.Spec.Suspend, s.UID)
+	return &resolved{set: s, creds: creds, account: accountID(creds), pin: accountPin(creds), input: in, fingerprint: hex.EncodeToString(h.Sum(nil))}
 }
 
 // declared reads the set's webhook, global and legacy secrets into in and

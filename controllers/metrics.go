@@ -28,6 +28,7 @@ type Metrics struct {
 	syncTime    prometheus.Histogram
 	readGap     prometheus.Histogram
 	secretBytes prometheus.Gauge
+	leftBehind  *prometheus.CounterVec
 	oldest      func() time.Time
 
 	mu      sync.Mutex
@@ -88,6 +89,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "sendblue_secret_value_bytes",
 			Help: "Bytes of Secret values the operator holds in memory: only the keys sets reference, each at most 4096 bytes (larger ones are refused, not held).",
 		}),
+		leftBehind: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sendblue_webhooks_left_behind_total",
+			Help: "Sets deleted (deletionPolicy Delete) that left webhooks or secrets on their account: kept because another set holds them (Kept), or their credentials could not be read or used (the reason).",
+		}, []string{"reason"}),
 		reasons: map[string]string{},
 	}
 	oldest := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -106,7 +111,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}
 		return 0
 	})
-	reg.MustRegister(append(m.api.Collectors(), m.writes, m.corrections, m.sets, m.syncs, m.accounts, m.kube, m.skipped, m.vanished, m.syncTime, m.readGap, m.secretBytes, oldest)...)
+	reg.MustRegister(append(m.api.Collectors(), m.writes, m.corrections, m.sets, m.syncs, m.accounts, m.kube, m.skipped, m.vanished, m.syncTime, m.readGap, m.secretBytes, m.leftBehind, oldest)...)
 	for _, r := range AllReasons {
 		m.sets.WithLabelValues(r).Set(0)
 	}

@@ -180,9 +180,12 @@ type planner struct {
 	removable      map[entryKey][]string // applied by these writing or deleting sets
 	exclusive      []string              // writing sets with policy Exclusive
 	guard          Guard
-	removed        map[entryKey]bool             // entries already planned for removal
-	kept           map[string]map[string]bool    // Kept notes by set, to list each once
-	desired        map[entryKey]sendblue.Webhook // the planned configuration by entry (the first of each), when a set is Observe
+	removed        map[entryKey]bool          // entries already planned for removal
+	kept           map[string]map[string]bool // Kept notes by set, to list each once
+	// stillOwned are the entries a set would have removed and a guard
+	// kept: they stay in its ownership record.
+	stillOwned map[string][]entryKey
+	desired    map[entryKey]sendblue.Webhook // the planned configuration by entry (the first of each), when a set is Observe
 }
 
 func newPlanner(actual *sendblue.Config, inputs []SetInput, guard Guard) *planner {
@@ -194,14 +197,15 @@ func newPlanner(actual *sendblue.Config, inputs []SetInput, guard Guard) *planne
 		return sets[i].ID < sets[j].ID
 	})
 	p := &planner{
-		actual:    actual,
-		sets:      sets,
-		plan:      AccountPlan{Desired: actual.Clone(), Sets: map[string]*SetPlan{}},
-		protected: map[entryKey]bool{},
-		removable: map[entryKey][]string{},
-		guard:     guard,
-		removed:   map[entryKey]bool{},
-		kept:      map[string]map[string]bool{},
+		actual:     actual,
+		sets:       sets,
+		plan:       AccountPlan{Desired: actual.Clone(), Sets: map[string]*SetPlan{}},
+		protected:  map[entryKey]bool{},
+		removable:  map[entryKey][]string{},
+		guard:      guard,
+		removed:    map[entryKey]bool{},
+		kept:       map[string]map[string]bool{},
+		stillOwned: map[string][]entryKey{},
 	}
 	for _, s := range sets {
 		p.plan.Sets[s.ID] = &SetPlan{}
@@ -250,6 +254,10 @@ func (p *planner) removalOwners(k entryKey) []string {
 	if owners := p.removable[k]; len(owners) > 0 {
 		if guarded && g.All {
 			p.keep(owners, k, g)
+			// Still theirs: removed once nothing holds it.
+			for _, id := range owners {
+				p.stillOwned[id] = append(p.stillOwned[id], k)
+			}
 			return nil
 		}
 		return owners
@@ -390,6 +398,11 @@ func (p *planner) recordOwnership() {
 			sp.Applied = nil
 		case s.writes():
 			sp.Applied = ownedAfterWrite(s, p.claims, p.global, p.legacy)
+			for _, k := range p.stillOwned[s.ID] {
+				if a := k.applied(); !slices.Contains(sp.Applied, a) {
+					sp.Applied = append(sp.Applied, a)
+				}
+			}
 		default: // suspended and frozen keep their record; deleting gives it up
 			if s.Suspended || s.Frozen {
 				sp.Applied = slices.Clone(s.Applied)

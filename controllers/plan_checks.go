@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	sendbluev1alpha1 "github.com/sendblue-operator/sendblue-operator/api/sendblue/v1alpha1"
 	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue"
@@ -75,10 +76,37 @@ func planSize(actual *sendblue.Config, inputs []SetInput, guard Guard) (AccountP
 	return plan, n, err
 }
 
-// foreignCount counts what the account holds that none of the sets
-// declares or applied: other people's webhooks, types this operator does not
-// know, secrets no set manages.
-func foreignCount(actual *sendblue.Config, inputs []SetInput) int {
+// memberType marks, in an entryKey, a top-level member of the account's
+// configuration this operator does not know (a type Sendblue added since):
+// its URL field holds the member's name.
+const memberType = "member"
+
+// itemsOf is everything an account holds, by entry: webhooks by type and
+// URL, members this operator does not know, the secrets.
+func itemsOf(actual *sendblue.Config) map[entryKey]bool {
+	items := map[entryKey]bool{}
+	for _, k := range actual.UnknownKeys() {
+		items[entryKey{memberType, k}] = true
+	}
+	for _, t := range sendblue.EventTypes() {
+		for _, h := range actual.Webhooks(t) {
+			items[entryKey{string(t), h.URL}] = true
+		}
+	}
+	if _, ok := actual.GlobalSecret(); ok {
+		items[entryKey{Type: globalSecretType}] = true
+	}
+	if _, ok := actual.LegacySecret(); ok {
+		items[entryKey{Type: legacySecretType}] = true
+	}
+	return items
+}
+
+// outsideOf is what the account holds that none of the sets declares or
+// applied: other people's webhooks, members this operator does not know,
+// secrets no set manages. A write carries them over from the read it is
+// built from, so a read that lost one would delete it.
+func outsideOf(actual *sendblue.Config, inputs []SetInput) map[entryKey]bool {
 	ours := map[entryKey]bool{}
 	for _, s := range inputs {
 		for _, w := range s.Webhooks {
@@ -93,20 +121,42 @@ func foreignCount(actual *sendblue.Config, inputs []SetInput) int {
 			}
 		}
 	}
-	n := len(actual.UnknownKeys())
-	for _, t := range sendblue.EventTypes() {
-		for _, h := range actual.Webhooks(t) {
-			if !ours[entryKey{string(t), h.URL}] {
-				n++
-			}
+	out := itemsOf(actual)
+	for k := range out {
+		if ours[k] {
+			delete(out, k)
 		}
 	}
-	for name, get := range map[string]func() (string, bool){globalSecretType: actual.GlobalSecret, legacySecretType: actual.LegacySecret} {
-		if _, ok := get(); ok && !ours[entryKey{Type: name}] {
-			n++
+	return out
+}
+
+// describeItems says how many items of each kind, naming no URL (the
+// account's other webhooks may be other tenants').
+func describeItems(items map[entryKey]bool) string {
+	var hooks, members int
+	var secrets []string
+	for k := range items {
+		switch k.Type {
+		case memberType:
+			members++
+		case globalSecretType, legacySecretType:
+			secrets = append(secrets, k.Type)
+		default:
+			hooks++
 		}
 	}
-	return n
+	var parts []string
+	if hooks > 0 {
+		parts = append(parts, fmt.Sprintf("%d webhook(s)", hooks))
+	}
+	if members > 0 {
+		parts = append(parts, fmt.Sprintf("%d member(s) this operator does not know", members))
+	}
+	slices.Sort(secrets)
+	for _, name := range secrets {
+		parts = append(parts, "the "+name)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // verifyStored compares what Sendblue says it stored with what the plan

@@ -258,14 +258,15 @@ func TestPlanAccount(t *testing.T) {
 			want:   `{"receive":[]}`, wantChanges: []v1.PlannedChange{change(v1.ActionRemove, "receive", "https://mine.example.com")},
 		},
 		{
-			name:   "no removal touches what a set whose account is unknown declares or applied",
+			name:   "no removal touches what a set whose account is unknown applied, and the remover keeps owning it",
 			actual: `{"receive":["https://mine.example.com","https://theirs.example.com"]}`,
 			sets: []SetInput{{ID: "a/one", Created: t0, Policy: v1.PolicyMerge, Applied: applied("receive", "https://mine.example.com")},
 				{ID: "a/all", Created: t0, Policy: v1.PolicyExclusive}},
 			guard: Guard{entryKey{"receive", "https://mine.example.com"}: {Holder: "c/x", Why: "whose credentials cannot be read", All: true},
 				entryKey{"receive", "https://theirs.example.com"}: {Holder: "c/x", Why: "whose credentials cannot be read", All: true}},
 			want: `{"receive":["https://mine.example.com","https://theirs.example.com"]}`,
-			wantSets: map[string]SetPlan{"a/one": {Kept: []string{"receive https://mine.example.com (held by a set in another namespace, whose credentials cannot be read)"}},
+			wantSets: map[string]SetPlan{"a/one": {Applied: applied("receive", "https://mine.example.com"),
+				Kept: []string{"receive https://mine.example.com (held by a set in another namespace, whose credentials cannot be read)"}},
 				"a/all": {Kept: []string{"receive https://theirs.example.com (held by a set in another namespace, whose credentials cannot be read)"}}},
 		},
 		{

@@ -176,8 +176,10 @@ func TestARateLimitIsRememberedPerAccount(t *testing.T) {
 	for _, name := range names {
 		waitReason(t, ns, name, ReasonSynced)
 	}
-	if n := op.emu.Requests(key); n["GET"] != 2 || n["PUT"] != 1 {
-		t.Errorf("requests %v for five sets on a rate-limited account, want 2 GETs (one limited) and 1 PUT", n)
+	// Three GETs: one limited, one read, and the read that confirms the
+	// first read of an account before a write (issue 15, item 3).
+	if n := op.emu.Requests(key); n["GET"] != 3 || n["PUT"] != 1 {
+		t.Errorf("requests %v for five sets on a rate-limited account, want 3 GETs (one limited, one confirming the first read) and 1 PUT", n)
 	}
 }
 

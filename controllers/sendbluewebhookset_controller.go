@@ -58,6 +58,10 @@ type Options struct {
 	// UnauthorizedRetry is how long to wait after Sendblue refused the
 	// credentials or the request. Default 5m.
 	UnauthorizedRetry time.Duration
+	// ReleaseAfter is how long a set deleted with deletionPolicy Delete
+	// waits for credentials that cannot be read (and that this process does
+	// not remember) before it is let go, leaving what it applied. Default 5m.
+	ReleaseAfter time.Duration
 	// RateLimitRetry is the wait after a 429 without a Retry-After. Default 30s.
 	RateLimitRetry time.Duration
 	// ConfirmDelay is how long to wait before reading an account again
@@ -88,6 +92,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.UnauthorizedRetry <= 0 {
 		o.UnauthorizedRetry = 5 * time.Minute
+	}
+	if o.ReleaseAfter <= 0 {
+		o.ReleaseAfter = 5 * time.Minute
 	}
 	if o.RateLimitRetry <= 0 {
 		o.RateLimitRetry = 30 * time.Second
@@ -136,6 +143,11 @@ type SendblueWebhookSetReconciler struct {
 	accounts map[string]*accountState
 	deferred map[string]bool
 	owned    *ownership
+	// lastCreds are, by set, the credentials of its last successful
+	// resolve: a deletion uses them when its Secret is gone first (the
+	// namespace controller deletes Secrets and sets in no fixed order).
+	// In memory only, like every Secret value the manager holds.
+	lastCreds map[types.UID]sendblue.Credentials
 	// reported is the Ready reason this process last reported for each set
 	// and generation: fresher than the cache's status.
 	reported map[types.UID]reportedReason
@@ -201,6 +213,7 @@ func (r *SendblueWebhookSetReconciler) SetupWithManager(ctx context.Context, mgr
 	r.deferred = map[string]bool{}
 	r.batches = map[string]*batch{}
 	r.owned = newOwnership()
+	r.lastCreds = map[types.UID]sendblue.Credentials{}
 	r.reported = map[types.UID]reportedReason{}
 	r.values = newSecretValues(r.cache, r.APIReader, r.Options.WebhookSecretSelector)
 	r.values.onBytes = func(n int) { r.Metrics.secretBytes.Set(float64(n)) }
@@ -345,7 +358,7 @@ func (r *SendblueWebhookSetReconciler) guardUnindexed(set *v1.SendblueWebhookSet
 		return // what is indexed of it stays until its reconcile succeeds
 	}
 	r.ix.put(&indexEntry{key: key, uid: set.UID, generation: set.Generation, secrets: secretKeys(set),
-		holds: holdsOf(set, deleting, true), all: true, why: "whose reconcile fails",
+		holds: holdsOf(set, deleting, true), blocks: appliedBlocks(set), why: "whose reconcile fails",
 		sig: fmt.Sprintf("failed\x00%d\x00%v\x00%s", set.Generation, deleting, err)})
 }
 
@@ -363,6 +376,7 @@ func (r *SendblueWebhookSetReconciler) forget(key types.NamespacedName, uid type
 		r.owned.forget(uid)
 		r.mu.Lock()
 		delete(r.reported, uid)
+		delete(r.lastCreds, uid)
 		r.mu.Unlock()
 	}
 	r.Metrics.setReason(key.String(), "")
@@ -377,6 +391,17 @@ func (r *SendblueWebhookSetReconciler) indexSet(ctx context.Context, set *v1.Sen
 	e := &indexEntry{key: key, uid: set.UID, generation: set.Generation, secrets: secretKeys(set)}
 	secrets := newSecretReader(r.values, r.Options.WebhookSecretSelector)
 	self, err := secrets.resolve(ctx, set, deleting)
+	if err == nil {
+		r.mu.Lock()
+		r.lastCreds[set.UID] = self.creds
+		r.mu.Unlock()
+	} else if deleting {
+		if creds, ok := r.rememberedCreds(set); ok {
+			// Its Secret went first: remove what it applied with the
+			// credentials that last worked, on the account it is pinned to.
+			self, err = secrets.resolveWith(set, creds, deleting), nil
+		}
+	}
 	var held *outcome
 	switch {
 	case err != nil:
@@ -384,7 +409,7 @@ func (r *SendblueWebhookSetReconciler) indexSet(ctx context.Context, set *v1.Sen
 		if cerr != nil {
 			// The account cannot be told: what the set declares or applied
 			// is guarded on every account.
-			e.holds, e.all, e.why = holdsOf(set, deleting, true), true, "whose credentials cannot be read"
+			e.holds, e.blocks, e.why = holdsOf(set, deleting, true), appliedBlocks(set), "whose credentials cannot be read"
 			e.sig = fmt.Sprintf("unknown\x00%d\x00%v\x00%s\x00%v", set.Generation, deleting, cerr, set.Status.Applied)
 		} else {
 			res := &resolved{creds: creds, account: accountID(creds), pin: accountPin(creds), input: frozen(set)}
@@ -497,13 +522,32 @@ func (r *SendblueWebhookSetReconciler) inputFailed(ctx context.Context, s *v1.Se
 	}
 	o := outcome{reason: ie.Reason, message: ie.Message, stalled: ie.stalls() || ie.Reason == ReasonAccountChanged}
 	if deleting {
-		o.message += "; the set is being deleted with deletionPolicy Delete and waits for this to remove what it applied (set deletionPolicy: Orphan to let it go)"
+		o.message += fmt.Sprintf("; the set is being deleted with deletionPolicy Delete and waits for this to remove what it applied, "+
+			"for %s after its deletion at most, then leaves it (set deletionPolicy: Orphan to let it go now)", r.Options.ReleaseAfter)
 	}
 	if err := r.report(ctx, s, o); err != nil {
 		return ctrl.Result{}, err
 	}
 	if deleting {
-		return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
+		waited := time.Since(s.DeletionTimestamp.Time)
+		if waited >= r.Options.ReleaseAfter {
+			// The Secret did not come back (a namespace being deleted takes its
+			// Secrets, and a restart forgot the credentials that worked): let
+			// the set go rather than hold its namespace in Terminating, and say
+			// what it left where a person will see it.
+			r.leftBehind(ctx, s, ie.Reason, fmt.Sprintf("what status.applied lists (%d entries); %s for %s", len(s.Status.Applied), ie.Message, waited.Round(time.Second)))
+			return ctrl.Result{}, r.release(ctx, s)
+		}
+		return ctrl.Result{RequeueAfter: min(30*time.Second, r.Options.ReleaseAfter-waited+time.Second)}, nil
 	}
 	return ctrl.Result{}, nil
+}
+
+// rememberedCreds returns the credentials that last worked for a set, if
+// they reach the account it is pinned to.
+func (r *SendblueWebhookSetReconciler) rememberedCreds(s *v1.SendblueWebhookSet) (sendblue.Credentials, bool) {
+	r.mu.Lock()
+	creds, ok := r.lastCreds[s.UID]
+	r.mu.Unlock()
+	return creds, ok && (s.Status.AccountID == "" || accountPin(creds) == s.Status.AccountID)
 }

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -19,6 +20,7 @@ import (
 
 	v1 "github.com/sendblue-operator/sendblue-operator/api/sendblue/v1alpha1"
 	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue"
+	"github.com/sendblue-operator/sendblue-operator/controllers/status"
 )
 
 // member is a set of the account being synced.
@@ -307,8 +309,8 @@ func (r *SendblueWebhookSetReconciler) syncAccount(ctx context.Context, id strin
 	var problems map[string][]string
 	result := "unchanged"
 	if plan.HasChanges() {
-		if err := r.confirmRead(acct, actual, inputs); err != nil {
-			return fail(err)
+		if err := r.confirmRead(ctx, api, acct, actual, inputs); err != nil {
+			return failRead(err)
 		}
 		if problems, err = r.write(ctx, api, acct, plan, len(group)); err != nil {
 			return fail(err)
@@ -316,7 +318,13 @@ func (r *SendblueWebhookSetReconciler) syncAccount(ctx context.Context, id strin
 		result = "written"
 	}
 	r.Metrics.syncs.WithLabelValues(result).Inc()
-	acct.foreign = foreignCount(plan.Desired, inputs)
+	if result == "written" {
+		// What the write kept outside the sets is what the account holds
+		// now (an Exclusive set removed the rest).
+		acct.seen = outsideOf(plan.Desired, inputs)
+	} else {
+		acct.observe(outsideOf(actual, inputs))
+	}
 	soon, err := r.reportGroup(ctx, acct, group, plan, over, refused, problems)
 	if err != nil {
 		log.Error(err, "Reporting a sync")
@@ -327,6 +335,17 @@ func (r *SendblueWebhookSetReconciler) syncAccount(ctx context.Context, id strin
 		next = soon
 	}
 	return next, false
+}
+
+// leftBehind says, where a person will see it, that a deleted set left
+// what it applied on the account: a Warning event, the manager's log at
+// error level, and sendblue_webhooks_left_behind_total (a terminating
+// namespace refuses the event).
+func (r *SendblueWebhookSetReconciler) leftBehind(ctx context.Context, s *v1.SendblueWebhookSet, reason, why string) {
+	msg := status.Bound("deleted with deletionPolicy Delete; left on the account: " + why)
+	r.Metrics.leftBehind.WithLabelValues(reason).Inc()
+	logf.FromContext(ctx).Error(nil, "A deleted set left webhooks on its account", "set", s.Namespace+"/"+s.Name, "reason", reason, "detail", msg)
+	r.Recorder.Eventf(s, nil, corev1.EventTypeWarning, EventLeftBehind, "Delete", "%s", msg)
 }
 
 // failedAll reports a failed sync to every set it concerned and returns
@@ -348,12 +367,53 @@ func (r *SendblueWebhookSetReconciler) failedAll(ctx context.Context, acct *acco
 	return classify(group[0].set, err, r.Options).retry
 }
 
-// confirmRead refuses to plan a write from a read in which everything the
-// operator did not write vanished at once, until another read at least
-// ConfirmDelay later shows the same.
-func (r *SendblueWebhookSetReconciler) confirmRead(acct *accountState, actual *sendblue.Config, inputs []SetInput) error {
-	if acct.foreign <= 0 || foreignCount(actual, inputs) > 0 {
+// confirmRead decides whether a read may be written over. A write replaces
+// the whole account with what the read held plus the plan's changes, so a
+// read that lost anything (a lagging replica, a proxy's cached answer, a
+// brand-new account's answer for the wrong key) would delete it. No read is
+// trusted blindly:
+//   - anything seen on the account before (outside what the sets declare or
+//     applied), or, before the first confirmed read, anything a set applied,
+//     that is missing from this read must be missing again from a read at
+//     least ConfirmDelay later that shows the same configuration;
+//   - the first write after a start (or for an account first seen) reads the
+//     account once more at once, and writes only if both reads agree.
+func (r *SendblueWebhookSetReconciler) confirmRead(ctx context.Context, api SendblueAPI, acct *accountState, actual *sendblue.Config, inputs []SetInput) error {
+	now := outsideOf(actual, inputs)
+	missing := map[entryKey]bool{}
+	held := itemsOf(actual)
+	for k := range acct.seen {
+		if !held[k] {
+			missing[k] = true
+		}
+	}
+	if !acct.confirmed {
+		for _, s := range inputs {
+			for _, a := range s.Applied {
+				if k := (entryKey{a.Type, a.URL}); !held[k] {
+					missing[k] = true
+				}
+			}
+		}
+	}
+	if len(missing) == 0 {
 		acct.suspect = ""
+		if !acct.confirmed {
+			again, err := api.Get(ctx)
+			if err != nil {
+				return err
+			}
+			same, err := sameConfig(actual, again)
+			if err != nil {
+				return err
+			}
+			if !same {
+				acct.observe(outsideOf(again, inputs))
+				acct.observe(now)
+				return &readError{"two reads of the account in a row differ: nothing was written until a read confirms what the account holds", r.Options.ConfirmDelay}
+			}
+		}
+		acct.confirmed, acct.seen = true, now
 		return nil
 	}
 	raw, err := actual.MarshalJSON()
@@ -363,14 +423,39 @@ func (r *SendblueWebhookSetReconciler) confirmRead(acct *accountState, actual *s
 	sum := sha256.Sum256(raw)
 	h := hex.EncodeToString(sum[:])
 	if acct.suspect == h && time.Since(acct.suspectSeen) >= r.Options.ConfirmDelay {
-		acct.suspect = ""
+		acct.suspect, acct.confirmed, acct.seen = "", true, now
 		return nil
 	}
 	if acct.suspect != h {
 		acct.suspect, acct.suspectSeen = h, time.Now()
 	}
-	return &readError{fmt.Sprintf("everything on the account that no set declares (%d item(s) at the last read) is gone from this read: "+
-		"nothing was written until another read confirms it", acct.foreign), r.Options.ConfirmDelay}
+	acct.observe(now)
+	return &readError{fmt.Sprintf("%s seen on the account before %s missing from this read: "+
+		"nothing was written until another read confirms it", describeItems(missing), map[bool]string{true: "is", false: "are"}[len(missing) == 1]), r.Options.ConfirmDelay}
+}
+
+// observe adds what a read held outside the sets to what a write must not
+// lose (until a confirmed read says otherwise).
+func (a *accountState) observe(items map[entryKey]bool) {
+	if a.seen == nil {
+		a.seen = map[entryKey]bool{}
+	}
+	for k := range items {
+		a.seen[k] = true
+	}
+}
+
+// sameConfig reports whether two reads hold the same configuration.
+func sameConfig(a, b *sendblue.Config) (bool, error) {
+	x, err := a.MarshalJSON()
+	if err != nil {
+		return false, err
+	}
+	y, err := b.MarshalJSON()
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(x, y), nil
 }
 
 // write sends the plan and checks what Sendblue stored against it. It
@@ -424,6 +509,11 @@ func (r *SendblueWebhookSetReconciler) reportGroup(ctx context.Context, acct *ac
 			delete(acct.fingerprints, uid)
 			delete(acct.mismatches, uid)
 			r.owned.forget(uid)
+			if sp := plan.Sets[g.input.ID]; sp != nil && len(sp.Kept) > 0 {
+				kept := slices.Clone(sp.Kept)
+				sort.Strings(kept)
+				r.leftBehind(ctx, g.set, "Kept", "kept because other sets hold them: "+strings.Join(kept, "; "))
+			}
 			reports = append(reports, &report{g: g, deleting: true})
 			continue
 		}
