@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -728,5 +729,59 @@ func TestADeletionThatLeavesWebhooksSaysSo(t *testing.T) {
 	}
 	if got := op.stored(t, key); !strings.Contains(got, "held.example.com") {
 		t.Errorf("a webhook another set applied was removed: %s", got)
+	}
+}
+
+// Issue 15, item 4: two key ids of one account, their sets created at once,
+// never undo each other's writes, and no set reports Synced for a write a
+// later PUT overwrote.
+func TestTwoKeysOfOneAccountNeverUndoEachOther(t *testing.T) {
+	op := startOperator(t, 1, Options{BatchWindow: time.Millisecond})
+	ns := op.ns[0]
+	const pairs = 6
+	for i := 0; i < pairs; i++ {
+		k1, k2 := fmt.Sprintf("key-shared-%d-a", i), fmt.Sprintf("key-shared-%d-b", i)
+		op.account(t, ns, fmt.Sprintf("creds-%d-a", i), k1)
+		s2 := secretValue(fmt.Sprintf("sk-shared-%d-b", i))
+		if err := op.emu.AddKey(k1, k2, s2); err != nil {
+			t.Fatal(err)
+		}
+		mustCreate(t, credsSecret(ns, fmt.Sprintf("creds-%d-b", i), k2, s2))
+	}
+	// Both sets of a pair at once, every pair at once.
+	var wg sync.WaitGroup
+	for i := 0; i < pairs; i++ {
+		for _, side := range []string{"a", "b"} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				name := fmt.Sprintf("set-%d-%s", i, side)
+				if err := testClient.Create(context.Background(), newSet(ns, name, fmt.Sprintf("creds-%d-%s", i, side), v1.PolicyMerge,
+					v1.Webhooks{Receive: hooks("https://" + name + ".example.com")})); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	for i := 0; i < pairs; i++ {
+		a, b := fmt.Sprintf("set-%d-a", i), fmt.Sprintf("set-%d-b", i)
+		waitReason(t, ns, a, ReasonSynced)
+		waitReason(t, ns, b, ReasonSynced)
+		got := op.stored(t, fmt.Sprintf("key-shared-%d-a", i))
+		for _, n := range []string{a, b} {
+			if !strings.Contains(got, "https://"+n+".example.com") {
+				t.Errorf("%s reports Synced, but the account lacks its webhook (a PUT through the other key replaced it): %s", n, got)
+			}
+		}
+	}
+	for i := 0; i < pairs; i++ {
+		for _, side := range []string{"a", "b"} {
+			for _, e := range events(t, ns, fmt.Sprintf("set-%d-%s", i, side)) {
+				if e.Reason == EventWebhookVanished {
+					t.Errorf("set-%d-%s: %s: %s", i, side, e.Reason, e.Note)
+				}
+			}
+		}
 	}
 }

@@ -238,6 +238,27 @@ func (ix *accountIndex) entry(key types.NamespacedName) *indexEntry {
 	return ix.sets[key]
 }
 
+// sharers are the other accounts whose sets declare or applied a webhook
+// this read of account shows: they may be the same Sendblue account (see
+// writeLocks). Its cost follows the account, like guard's.
+func (ix *accountIndex) sharers(account string, actual *sendblue.Config) []string {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range sendblue.EventTypes() {
+		for _, h := range actual.Webhooks(t) {
+			for _, e := range ix.holds[entryKey{string(t), h.URL}] {
+				if e.account != "" && e.account != account && e.member != nil && !seen[e.account] {
+					seen[e.account] = true
+					out = append(out, e.account)
+				}
+			}
+		}
+	}
+	return out
+}
+
 // guard is what sets outside the account hold among the entries the account
 // has now: its cost follows the account, not the cluster.
 func (ix *accountIndex) guard(account string, actual *sendblue.Config) Guard {

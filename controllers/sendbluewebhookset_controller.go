@@ -143,6 +143,8 @@ type SendblueWebhookSetReconciler struct {
 	accounts map[string]*accountState
 	deferred map[string]bool
 	owned    *ownership
+	// writes serializes the writes that may reach one account.
+	writes *writeLocks
 	// lastCreds are, by set, the credentials of its last successful
 	// resolve: a deletion uses them when its Secret is gone first (the
 	// namespace controller deletes Secrets and sets in no fixed order).
@@ -214,6 +216,7 @@ func (r *SendblueWebhookSetReconciler) SetupWithManager(ctx context.Context, mgr
 	r.batches = map[string]*batch{}
 	r.owned = newOwnership()
 	r.lastCreds = map[types.UID]sendblue.Credentials{}
+	r.writes = newWriteLocks()
 	r.reported = map[types.UID]reportedReason{}
 	r.values = newSecretValues(r.cache, r.APIReader, r.Options.WebhookSecretSelector)
 	r.values.onBytes = func(n int) { r.Metrics.secretBytes.Set(float64(n)) }

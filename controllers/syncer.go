@@ -202,6 +202,7 @@ func (r *SendblueWebhookSetReconciler) evict(id string) {
 	defer r.mu.Unlock()
 	delete(r.accounts, id)
 	r.Metrics.accounts.Set(float64(len(r.accounts)))
+	r.writes.forget(id)
 }
 
 // errStale: a set of the account changed since it was indexed; its
@@ -289,6 +290,7 @@ func (r *SendblueWebhookSetReconciler) syncAccount(ctx context.Context, id strin
 	if err != nil {
 		return fail(err)
 	}
+	firsts := r.writes.firsts.Load()
 	actual, err := api.Get(ctx)
 	if err != nil {
 		return failRead(err)
@@ -309,13 +311,42 @@ func (r *SendblueWebhookSetReconciler) syncAccount(ctx context.Context, id strin
 	var problems map[string][]string
 	result := "unchanged"
 	if plan.HasChanges() {
-		if err := r.confirmRead(ctx, api, acct, actual, inputs); err != nil {
-			return failRead(err)
+		// Writes that may reach one account go one at a time, each from a
+		// read made under its lock (see writeLocks).
+		pin := group[0].pin
+		first := !acct.confirmed
+		unlock := r.writes.lock(id, pin, first)
+		prev := actual
+		if first || r.writes.firsts.Load() != firsts || r.writes.shared(id, pin) {
+			if actual, err = api.Get(ctx); err != nil {
+				unlock()
+				return failRead(err)
+			}
+			if missing := actual.MissingTypes(); len(missing) > 0 {
+				unlock()
+				return failRead(&readError{fmt.Sprintf("the account's configuration as read lacks %s, which Sendblue lists in every account (empty or not): "+
+					"it may not be the whole account, so nothing was written", joinTypes(missing)), r.Options.ConfirmDelay})
+			}
+			if plan, over, err = fitPlan(actual, inputs, r.ix.guard(id, actual), acct.writeLimit(time.Now())); err != nil {
+				unlock()
+				return fail(err)
+			}
 		}
-		if problems, err = r.write(ctx, api, acct, plan, len(group)); err != nil {
-			return fail(err)
+		if others := r.ix.sharers(id, actual); len(others) > 0 {
+			r.writes.link(id, pin, others...)
 		}
-		result = "written"
+		if plan.HasChanges() {
+			if err := r.confirmRead(ctx, api, acct, prev, actual, inputs); err != nil {
+				unlock()
+				return failRead(err)
+			}
+			if problems, err = r.write(ctx, api, acct, plan, len(group)); err != nil {
+				unlock()
+				return fail(err)
+			}
+			result = "written"
+		}
+		unlock()
 	}
 	r.Metrics.syncs.WithLabelValues(result).Inc()
 	if result == "written" {
@@ -378,7 +409,7 @@ func (r *SendblueWebhookSetReconciler) failedAll(ctx context.Context, acct *acco
 //     least ConfirmDelay later that shows the same configuration;
 //   - the first write after a start (or for an account first seen) reads the
 //     account once more at once, and writes only if both reads agree.
-func (r *SendblueWebhookSetReconciler) confirmRead(ctx context.Context, api SendblueAPI, acct *accountState, actual *sendblue.Config, inputs []SetInput) error {
+func (r *SendblueWebhookSetReconciler) confirmRead(ctx context.Context, api SendblueAPI, acct *accountState, prev, actual *sendblue.Config, inputs []SetInput) error {
 	now := outsideOf(actual, inputs)
 	missing := map[entryKey]bool{}
 	held := itemsOf(actual)
@@ -399,18 +430,25 @@ func (r *SendblueWebhookSetReconciler) confirmRead(ctx context.Context, api Send
 	if len(missing) == 0 {
 		acct.suspect = ""
 		if !acct.confirmed {
-			again, err := api.Get(ctx)
-			if err != nil {
-				return err
-			}
-			same, err := sameConfig(actual, again)
+			// The read before the lock must agree with the one under it;
+			// if something wrote in between, one more read must agree.
+			same, err := sameConfig(prev, actual)
 			if err != nil {
 				return err
 			}
 			if !same {
-				acct.observe(outsideOf(again, inputs))
-				acct.observe(now)
-				return &readError{"two reads of the account in a row differ: nothing was written until a read confirms what the account holds", r.Options.ConfirmDelay}
+				again, err := api.Get(ctx)
+				if err != nil {
+					return err
+				}
+				if same, err = sameConfig(actual, again); err != nil {
+					return err
+				}
+				if !same {
+					acct.observe(outsideOf(again, inputs))
+					acct.observe(now)
+					return &readError{"reads of the account in a row differ: nothing was written until a read confirms what the account holds", r.Options.ConfirmDelay}
+				}
 			}
 		}
 		acct.confirmed, acct.seen = true, now
