@@ -785,3 +785,45 @@ func TestTwoKeysOfOneAccountNeverUndoEachOther(t *testing.T) {
 		}
 	}
 }
+
+// Issue 15, item 11: status is not a backup. Sets restored without their
+// status (Velero, a re-apply from Git) find what they own again by
+// observation: an Exclusive set removes nothing it or a sibling applied,
+// ownership (status.applied) and the account pin (status.accountID) come
+// back from the first sync, and nothing is written.
+func TestSetsRestoredWithoutStatusRemoveNothing(t *testing.T) {
+	op := startOperator(t, 1, Options{})
+	ns := op.ns[0]
+	const key = "key-restored"
+	op.account(t, ns, "creds", key)
+	mustCreate(t, newSet(ns, "exclusive", "creds", v1.PolicyExclusive, v1.Webhooks{Outbound: hooks("https://exclusive.example.com")}))
+	mustCreate(t, newSet(ns, "merge", "creds", v1.PolicyMerge, v1.Webhooks{Receive: hooks("https://merge.example.com")}))
+	before := map[string]*v1.SendblueWebhookSet{}
+	for _, n := range []string{"exclusive", "merge"} {
+		before[n] = waitReason(t, ns, n, ReasonSynced)
+	}
+	stored := op.stored(t, key)
+
+	op.stop()
+	for _, n := range []string{"exclusive", "merge"} {
+		s := get(t, ns, n)
+		s.Status = v1.SendblueWebhookSetStatus{}
+		if err := testClient.Status().Update(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	op.emu.ResetRequests(key)
+	op.start(t, Options{})
+	for _, n := range []string{"exclusive", "merge"} {
+		s := waitReason(t, ns, n, ReasonSynced)
+		if !slices.Equal(s.Status.Applied, before[n].Status.Applied) || s.Status.AccountID != before[n].Status.AccountID {
+			t.Errorf("%s after the restore: applied %v account %q, want %v %q", n, s.Status.Applied, s.Status.AccountID, before[n].Status.Applied, before[n].Status.AccountID)
+		}
+	}
+	if got := op.stored(t, key); got != stored {
+		t.Errorf("the account changed after a restore without status:\n got %s\nwant %s", got, stored)
+	}
+	if n := op.emu.Requests(key)["PUT"]; n != 0 {
+		t.Errorf("%d PUTs after a restore without status, want 0", n)
+	}
+}
