@@ -33,17 +33,21 @@ var identityAnnotations = []string{AnnotationWebhookID, AnnotationAccountID, Ann
 // identityOf is what the annotations should hold for w's status: nothing
 // unless the object holds a webhook or a pending create.
 func identityOf(w *v1.EverlyticSMSWebhook) (map[string]string, error) {
+	return identityOfStatus(&w.Status)
+}
+
+func identityOfStatus(st *v1.EverlyticSMSWebhookStatus) (map[string]string, error) {
 	out := map[string]string{}
-	if !holdsWebhook(w) {
+	if st.WebhookID == "" && st.CreatePending == nil {
 		return out, nil
 	}
-	if w.Status.WebhookID != "" {
-		out[AnnotationWebhookID] = w.Status.WebhookID
+	if st.WebhookID != "" {
+		out[AnnotationWebhookID] = st.WebhookID
 	}
-	if w.Status.AccountID != "" {
-		out[AnnotationAccountID] = w.Status.AccountID
+	if st.AccountID != "" {
+		out[AnnotationAccountID] = st.AccountID
 	}
-	if p := w.Status.CreatePending; p != nil {
+	if p := st.CreatePending; p != nil {
 		b, err := json.Marshal(v1.PendingCreate{Since: p.Since, URL: p.URL, Verb: p.Verb, EventTypes: p.EventTypes})
 		if err != nil {
 			return nil, err
@@ -53,12 +57,20 @@ func identityOf(w *v1.EverlyticSMSWebhook) (map[string]string, error) {
 	return out, nil
 }
 
-// mirrorIdentity writes the identity annotations so that they say what
-// status says; nothing is written when they already do.
-func (r *Reconciler) mirrorIdentity(ctx context.Context, w *v1.EverlyticSMSWebhook) error {
-	want, err := identityOf(w)
+// mirrorIdentity writes the identity annotations so that they say what st,
+// the status the caller meant to write, says; nothing is written when they
+// already do. They are replaced, never removed: a status that holds no
+// webhook is what a restore looks like, and the status a patch answers may
+// be one the object lost meanwhile (the chaos suite found a status patch
+// from a stale view answer a cleared status, whose mirror removed the
+// annotations, and the next sync created a second webhook).
+func (r *Reconciler) mirrorIdentity(ctx context.Context, w *v1.EverlyticSMSWebhook, st *v1.EverlyticSMSWebhookStatus) error {
+	want, err := identityOfStatus(st)
 	if err != nil {
 		return err
+	}
+	if len(want) == 0 {
+		return nil
 	}
 	have := map[string]string{}
 	for _, k := range identityAnnotations {

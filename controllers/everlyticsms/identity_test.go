@@ -1,11 +1,16 @@
 package everlyticsms
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	v1 "github.com/sendblue-operator/sendblue-operator/api/everlytic/v1alpha1"
 )
@@ -58,5 +63,39 @@ func TestTheIdentityAnnotationsRestoreWhatStatusLost(t *testing.T) {
 	w = &v1.EverlyticSMSWebhook{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{AnnotationCreatePending: "{"}}}
 	if _, ok := restoredStatus(w); ok {
 		t.Error("a malformed create-pending annotation was restored")
+	}
+}
+
+// The mirror follows the status a sync meant to write, and never removes
+// the annotations: a status patch from a stale view may answer a status the
+// object lost meanwhile (a restore), and the chaos suite found such an
+// answer's mirror removing them, then a second webhook created.
+func TestTheIdentityAnnotationsAreNeverRemoved(t *testing.T) {
+	scheme := runtime.NewScheme()
+	utilruntime.Must(v1.AddToScheme(scheme))
+	w := &v1.EverlyticSMSWebhook{ObjectMeta: metav1.ObjectMeta{Name: "w", Namespace: "ns",
+		Annotations: map[string]string{AnnotationWebhookID: "id-1", AnnotationAccountID: "acct"}}}
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(w).Build()
+	r := &Reconciler{Client: c}
+	ctx := context.Background()
+	if err := r.mirrorIdentity(ctx, w, &v1.EverlyticSMSWebhookStatus{}); err != nil {
+		t.Fatal(err)
+	}
+	got := &v1.EverlyticSMSWebhook{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(w), got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Annotations[AnnotationWebhookID] != "id-1" || got.Annotations[AnnotationAccountID] != "acct" {
+		t.Errorf("an empty status removed the identity annotations: %v", got.Annotations)
+	}
+	// The status meant, not the one the object holds, is mirrored.
+	if err := r.mirrorIdentity(ctx, got, &v1.EverlyticSMSWebhookStatus{WebhookID: "id-2", AccountID: "acct"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(w), got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Annotations[AnnotationWebhookID] != "id-2" {
+		t.Errorf("the annotations do not follow the status meant: %v", got.Annotations)
 	}
 }

@@ -33,12 +33,13 @@ func (r *Reconciler) report(ctx context.Context, w *v1.EverlyticSMSWebhook, o ou
 	if !o.Ready && changed && o.Reason != ReasonSuspended {
 		r.Recorder.Eventf(w, nil, "Warning", o.Reason, "Sync", "%s", o.Message)
 	}
+	meant := w.Status.DeepCopy()
 	if !equality.Semantic.DeepEqual(before.Status, w.Status) {
 		if err := r.Client.Status().Patch(ctx, w, client.MergeFrom(before)); err != nil {
 			return client.IgnoreNotFound(err)
 		}
 	}
-	return client.IgnoreNotFound(r.mirrorIdentity(ctx, w))
+	return client.IgnoreNotFound(r.mirrorIdentity(ctx, w, meant))
 }
 
 // events says what a sync did to the webhook.

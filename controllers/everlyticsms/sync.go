@@ -309,7 +309,7 @@ func (r *Reconciler) markPending(ctx context.Context, w *v1.EverlyticSMSWebhook,
 	}
 	// Before the create is sent: a restore without status must still know
 	// that a create may have landed.
-	return r.mirrorIdentity(ctx, w)
+	return r.mirrorIdentity(ctx, w, &w.Status)
 }
 
 // recordID writes status.webhookID (and clears the create mark) at once:
@@ -322,10 +322,11 @@ func (r *Reconciler) recordID(ctx context.Context, w *v1.EverlyticSMSWebhook, id
 	if id == "" {
 		w.Status.ReceiverAuthRevision = ""
 	}
+	meant := w.Status.DeepCopy()
 	if err := r.Client.Status().Patch(ctx, w, client.MergeFrom(before)); err != nil {
 		return err
 	}
-	return r.mirrorIdentity(ctx, w)
+	return r.mirrorIdentity(ctx, w, meant)
 }
 
 // checkClaims stops an object that claims a webhook an older object claims
