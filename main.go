@@ -49,7 +49,7 @@ type config struct {
 	kubeQPS                                                 float64
 	batchWindow, requestTimeout, rateLimitRetry             time.Duration
 	syncTimeout                                             time.Duration
-	readRetry, stalledRetry                                 time.Duration
+	readRetry, stalledRetry, releaseAfter                   time.Duration
 	providers, everlyticEndpoints                           string
 	everlyticTimeout                                        time.Duration
 	everlyticWorkers                                        int
@@ -79,6 +79,7 @@ func parseFlags() (config, zap.Options) {
 	flag.IntVar(&c.kubeBurst, "kube-api-burst", 1000, "Burst of requests allowed above --kube-api-qps.")
 	flag.DurationVar(&c.requestTimeout, "sendblue-request-timeout", sendblue.DefaultTimeout, "Timeout of each Sendblue API request.")
 	flag.DurationVar(&c.rateLimitRetry, "rate-limit-retry", 30*time.Second, "Wait after a Sendblue 429 that gives no Retry-After.")
+	flag.DurationVar(&c.releaseAfter, "release-after", 5*time.Minute, "How long a SendblueWebhookSet deleted with deletionPolicy Delete waits for credentials it cannot read (and the manager does not remember, as after a restart) before it is let go, leaving what it applied on the account.")
 	flag.DurationVar(&c.stalledRetry, "stalled-retry", 5*time.Minute, "Wait before trying again what Sendblue refused and will refuse again unchanged: credentials (401/403), a request (400), a size (413).")
 	flag.DurationVar(&c.readRetry, "read-retry", 5*time.Second, "Wait before reading an account again after a read that may not be the whole account, or writing again what Sendblue did not store as sent; also the least time between two reads that confirm a sudden loss of everything the operator did not write.")
 	flag.StringVar(&c.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch (default: all). Sets and Secrets elsewhere are not seen; the RBAC may then be Roles in these namespaces only.")
@@ -122,8 +123,8 @@ func run() error {
 	ctrl.SetLogger(controllers.CapVerbosity(zap.New(zap.UseFlagOptions(&opts)), controllers.MaxLogVerbosity))
 	log := ctrl.Log.WithName("setup")
 
-	if c.batchWindow < 0 || c.maxConcurrent < 1 || c.maxSyncs < 1 || c.requestTimeout <= 0 || c.rateLimitRetry <= 0 || c.readRetry <= 0 || c.stalledRetry <= 0 || c.syncTimeout <= 0 {
-		return fmt.Errorf("--batch-window must be >= 0, --max-concurrent-reconciles and --max-concurrent-syncs >= 1, and --sendblue-request-timeout, --rate-limit-retry, --read-retry, --stalled-retry and --sync-timeout > 0")
+	if c.batchWindow < 0 || c.maxConcurrent < 1 || c.maxSyncs < 1 || c.requestTimeout <= 0 || c.rateLimitRetry <= 0 || c.readRetry <= 0 || c.stalledRetry <= 0 || c.syncTimeout <= 0 || c.releaseAfter <= 0 {
+		return fmt.Errorf("--batch-window must be >= 0, --max-concurrent-reconciles and --max-concurrent-syncs >= 1, and --sendblue-request-timeout, --rate-limit-retry, --read-retry, --stalled-retry, --release-after and --sync-timeout > 0")
 	}
 	if c.kubeQPS <= 0 || c.kubeBurst < 1 {
 		return fmt.Errorf("--kube-api-qps must be > 0 and --kube-api-burst >= 1")
@@ -232,7 +233,7 @@ func setupSendblue(ctx context.Context, mgr ctrl.Manager, c config, selector lab
 		Metrics:   metrics,
 		Options: controllers.Options{BatchWindow: c.batchWindow, MaxConcurrentReconciles: c.maxConcurrent,
 			MaxConcurrentSyncs: c.maxSyncs, SyncTimeout: c.syncTimeout,
-			RateLimitRetry: c.rateLimitRetry, UnauthorizedRetry: c.stalledRetry, ConfirmDelay: c.readRetry,
+			RateLimitRetry: c.rateLimitRetry, UnauthorizedRetry: c.stalledRetry, ConfirmDelay: c.readRetry, ReleaseAfter: c.releaseAfter,
 			WebhookSecretSelector: selector},
 	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {

@@ -73,6 +73,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   "rateLimitRetry" "rate-limit-retry"
   "stalledRetry" "stalled-retry"
   "readRetry" "read-retry"
+  "releaseAfter" "release-after"
   "webhookSecretSelector" "webhook-secret-selector"
   "providers" "providers"
   "everlyticEndpoints" "everlytic-endpoints"
