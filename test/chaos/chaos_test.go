@@ -55,6 +55,7 @@ var namespaces = []string{"chaos-a", "chaos-b"}
 var managerArgs = []string{
 	"--batch-window", "50ms", "--max-concurrent-reconciles", "2",
 	"--sendblue-request-timeout", "1s", "--everlytic-request-timeout", "1s", "--rate-limit-retry", "1s", "--read-retry", "1s", "--stalled-retry", "2s",
+	"--release-after", "20s",
 	"--zap-log-level", "127",
 }
 
@@ -150,6 +151,8 @@ type world struct {
 	journal  int
 	excl     [2]map[int]bool    // accounts with an Exclusive set: last round, this round
 	missing  []client.ObjectKey // credentials Secrets deleted this round, re-created at its end
+	moved    []client.ObjectKey // credentials Secrets pointed at another account this round, restored at its end
+	tornDown []client.ObjectKey // credentials Secrets deleted with their sets ("namespace teardown"), re-created once quiet
 	trace    []string           // what the round did, for a violation's report
 	focus    int                // the account most of the round's changes and faults go to
 	faults   map[string]int     // injected, by kind (uses)
@@ -210,6 +213,7 @@ func (w *world) retry(what string, f func(context.Context) error) {
 }
 
 func (w *world) setup() {
+	w.addSecondKey()
 	for _, ns := range namespaces {
 		w.retry("namespace", func(ctx context.Context) error {
 			return client.IgnoreAlreadyExists(w.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
@@ -227,7 +231,10 @@ func (w *world) setup() {
 func (w *world) createCreds(ns string, a int) {
 	w.retry("credentials", func(ctx context.Context) error {
 		return client.IgnoreAlreadyExists(w.c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("creds-%d", a), Namespace: ns},
-			StringData: map[string]string{"apiKeyId": keyID(a), "apiSecretKey": secretKey(a)}}))
+			StringData: func() map[string]string {
+				id, sk := credsFor(ns, a)
+				return map[string]string{"apiKeyId": id, "apiSecretKey": sk}
+			}()}))
 	})
 }
 
@@ -594,10 +601,24 @@ func (w *world) round(r int) {
 	for n := w.rng.IntN(3); n > 0; n-- {
 		w.evOp()
 	}
+	switch x := w.rng.IntN(100); {
+	case x < 20:
+		w.partialRead()
+	case x < 30:
+		w.moveCredentials()
+	case x < 40:
+		w.restoreWithoutStatus()
+	case x < 48:
+		w.teardown()
+	}
 	for a := range w.exclusiveAccounts() {
 		w.excl[1][a] = true
 	}
 	w.restoreCredentials()
+	if len(w.moved) > 0 {
+		time.Sleep(time.Duration(300+w.rng.IntN(700)) * time.Millisecond) // the sets notice
+		w.restoreMoved()
+	}
 	switch x := w.rng.IntN(100); {
 	case x < 12:
 		time.Sleep(time.Duration(w.rng.IntN(600)) * time.Millisecond)
@@ -605,9 +626,14 @@ func (w *world) round(r int) {
 		if err := w.env.StopManager(syscall.SIGKILL); err != nil {
 			w.t.Fatal(err)
 		}
+		after := func() {}
+		if w.rng.IntN(2) == 0 {
+			after = w.lieAfterRestart()
+		}
 		if err := w.env.StartManager(managerArgs...); err != nil {
 			w.t.Fatal(err)
 		}
+		after()
 	case x < 16:
 		time.Sleep(time.Duration(w.rng.IntN(300)) * time.Millisecond)
 		w.event("kube-apiserver restart")
@@ -616,6 +642,7 @@ func (w *world) round(r int) {
 		}
 	}
 	w.waitQuiet(r) // the faults stay queued until the round is quiet
+	w.rebuild()
 	for _, f := range w.env.Emulator.PendingFaults() {
 		w.unmet[f.Name] += f.Count
 	}
@@ -714,7 +741,7 @@ func (w *world) checkJournal(r int) {
 	w.journal = next
 	for _, wr := range writes {
 		w.puts++
-		a, _ := strconv.Atoi(strings.TrimPrefix(wr.KeyID, "chaos-key-"))
+		a := accountOf(wr.KeyID)
 		var before, after map[string]json.RawMessage
 		if json.Unmarshal(wr.Before, &before) != nil || json.Unmarshal(wr.After, &after) != nil {
 			w.violate("round %d: a write left a configuration that is not an object: %s", r, wr.After)
