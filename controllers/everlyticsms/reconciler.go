@@ -141,6 +141,7 @@ type Reconciler struct {
 	secrets   secrets
 	gate      *gate
 	lastCreds lastCredentials
+	reported  reportedReasons
 }
 
 // Field indexes of the cache.
@@ -287,6 +288,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if apierrors.IsNotFound(err) {
 			r.Metrics.forget(req.NamespacedName)
 			r.lastCreds.forget(req.NamespacedName)
+			r.reported.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}

@@ -3,8 +3,10 @@ package everlyticsms
 import (
 	"context"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/sendblue-operator/sendblue-operator/api/everlytic/v1alpha1"
@@ -34,11 +36,22 @@ func (r *Reconciler) report(ctx context.Context, w *v1.EverlyticSMSWebhook, o ou
 		r.Recorder.Eventf(w, nil, "Warning", o.Reason, "Sync", "%s", o.Message)
 	}
 	meant := w.Status.DeepCopy()
-	if !equality.Semantic.DeepEqual(before.Status, w.Status) {
+	same := equality.Semantic.DeepEqual(before.Status, w.Status)
+	if same && r.reported.other(w, o.Reason) {
+		// The cache's status is older than what this process reported
+		// last (a failure a retry has since resolved, written while the
+		// watch was down): send the conditions whatever the cache says,
+		// or the stale condition would stay until the next interval.
+		before.Status.Conditions = nil
+		same = false
+	}
+	if !same {
 		if err := r.Client.Status().Patch(ctx, w, client.MergeFrom(before)); err != nil {
+			r.reported.forget(client.ObjectKeyFromObject(w))
 			return client.IgnoreNotFound(err)
 		}
 	}
+	r.reported.set(w, o.Reason)
 	return client.IgnoreNotFound(r.mirrorIdentity(ctx, w, meant))
 }
 
@@ -61,4 +74,42 @@ func (r *Reconciler) events(w *v1.EverlyticSMSWebhook, ob *observed) {
 		return
 	}
 	r.Recorder.Eventf(w, nil, "Normal", EventUpdated, "Sync", "updated webhook %s (%s)", ob.id, strings.Join(ob.corrected, ", "))
+}
+
+// reportedReasons is the reason this process last reported for each
+// object's generation: a report whose status the (possibly older) cache
+// already shows is written anyway when it differs from that.
+type reportedReasons struct {
+	mu sync.Mutex
+	m  map[types.NamespacedName]reportedReason
+}
+
+type reportedReason struct {
+	uid        types.UID
+	generation int64
+	reason     string
+}
+
+func (r *reportedReasons) set(w *v1.EverlyticSMSWebhook, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[types.NamespacedName]reportedReason{}
+	}
+	r.m[client.ObjectKeyFromObject(w)] = reportedReason{w.UID, w.Generation, reason}
+}
+
+// other reports whether this process last reported another reason for the
+// object's generation.
+func (r *reportedReasons) other(w *v1.EverlyticSMSWebhook, reason string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rep, ok := r.m[client.ObjectKeyFromObject(w)]
+	return ok && rep.uid == w.UID && rep.generation == w.Generation && rep.reason != reason
+}
+
+func (r *reportedReasons) forget(k types.NamespacedName) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.m, k)
 }
