@@ -437,6 +437,11 @@ func (w *world) op() {
 		w.event("policy " + s.policy + " -> " + to)
 		w.note(s)
 		s.policy = to
+		if to == "Exclusive" {
+			// Whatever happens to the set later this round, it may remove
+			// what it does not declare.
+			w.excl[1][s.account] = true
+		}
 		for _, h := range s.hooks {
 			w.urls[h.wire+" "+h.url].state = w.state(s)
 		}

@@ -277,6 +277,10 @@ func (w *world) teardown() {
 		if i == secretAt {
 			deleteSecret()
 		}
+		if s.policy == "Exclusive" {
+			// It may remove what it does not declare before it goes.
+			w.excl[1][s.account] = true
+		}
 		w.note(s)
 		for _, h := range s.hooks {
 			if u := w.urls[h.wire+" "+h.url]; u.state == declared && s.deletion == "Delete" {
