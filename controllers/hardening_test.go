@@ -631,24 +631,7 @@ func TestAnUnreadableSetCannotPinAnotherTenantsWebhooks(t *testing.T) {
 	waitReason(t, tenant, "pin", ReasonCredentialsNotFound)
 	// Another one, which says it applied the outbound webhook (as a set that
 	// lost its credentials after a sync would).
-	applier := newSet(tenant, "applier", "missing", v1.PolicyMerge, v1.Webhooks{Outbound: hooks("https://kept.example.com/o")})
-	applier.Spec.DeletionPolicy = v1.DeletionPolicyOrphan
-	mustCreate(t, applier)
-	waitReason(t, tenant, "applier", ReasonCredentialsNotFound)
-	a := get(t, tenant, "applier")
-	a.Status.Applied = []v1.AppliedWebhook{{Type: "outbound", URL: "https://kept.example.com/o"}}
-	if err := testClient.Status().Update(context.Background(), a); err != nil {
-		t.Fatal(err)
-	}
-	// A status change alone is not reconciled: an annotation is.
-	if err := testClient.Patch(context.Background(), a, client.RawPatch(types.MergePatchType,
-		[]byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:"status-set"}}}`, AnnotationRequestedAt)))); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the applier's status to be indexed", func() (bool, string) {
-		e := op.r.ix.entry(client.ObjectKeyFromObject(a))
-		return e != nil && len(e.blocks) == 1, fmt.Sprint(e)
-	})
+	op.unreadableApplier(t, tenant, "applier", "https://kept.example.com/o")
 
 	// The victim stops declaring the outbound webhook: the applier keeps it
 	// on the account, and the victim keeps owning it.
@@ -697,24 +680,7 @@ func TestADeletionThatLeavesWebhooksSaysSo(t *testing.T) {
 	op.account(t, victim, "creds", key)
 	mustCreate(t, newSet(victim, "victim", "creds", v1.PolicyMerge, v1.Webhooks{Outbound: hooks("https://held.example.com/o")}))
 	waitReason(t, victim, "victim", ReasonSynced)
-	applier := newSet(tenant, "applier", "missing", v1.PolicyMerge, v1.Webhooks{Outbound: hooks("https://held.example.com/o")})
-	applier.Spec.DeletionPolicy = v1.DeletionPolicyOrphan
-	mustCreate(t, applier)
-	waitReason(t, tenant, "applier", ReasonCredentialsNotFound)
-	a := get(t, tenant, "applier")
-	a.Status.Applied = []v1.AppliedWebhook{{Type: "outbound", URL: "https://held.example.com/o"}}
-	if err := testClient.Status().Update(context.Background(), a); err != nil {
-		t.Fatal(err)
-	}
-	// A status change alone is not reconciled: an annotation is.
-	if err := testClient.Patch(context.Background(), a, client.RawPatch(types.MergePatchType,
-		[]byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:"status-set"}}}`, AnnotationRequestedAt)))); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the applier's status to be indexed", func() (bool, string) {
-		e := op.r.ix.entry(client.ObjectKeyFromObject(a))
-		return e != nil && len(e.blocks) == 1, fmt.Sprint(e)
-	})
+	op.unreadableApplier(t, tenant, "applier", "https://held.example.com/o")
 	deleteObject(t, get(t, victim, "victim"))
 	e := waitEvent(t, victim, "victim", EventLeftBehind)
 	if !strings.Contains(e.Note, "held.example.com") || strings.Contains(e.Note, tenant) {
@@ -826,4 +792,30 @@ func TestSetsRestoredWithoutStatusRemoveNothing(t *testing.T) {
 	if n := op.emu.Requests(key)["PUT"]; n != 0 {
 		t.Errorf("%d PUTs after a restore without status, want 0", n)
 	}
+}
+
+// unreadableApplier makes a set (deletionPolicy Orphan) whose credentials
+// Secret does not exist and whose status says it applied the outbound
+// webhook url, as a set that lost its credentials after a sync would, and
+// waits until the index holds what it applied.
+func (op *operator) unreadableApplier(t *testing.T, ns, name, url string) {
+	t.Helper()
+	s := newSet(ns, name, "missing", v1.PolicyMerge, v1.Webhooks{Outbound: hooks(url)})
+	s.Spec.DeletionPolicy = v1.DeletionPolicyOrphan
+	mustCreate(t, s)
+	waitReason(t, ns, name, ReasonCredentialsNotFound)
+	a := get(t, ns, name)
+	a.Status.Applied = []v1.AppliedWebhook{{Type: "outbound", URL: url}}
+	if err := testClient.Status().Update(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	// A status change alone is not reconciled: an annotation is.
+	if err := testClient.Patch(context.Background(), a, client.RawPatch(types.MergePatchType,
+		[]byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:"status-set"}}}`, AnnotationRequestedAt)))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the status of "+name+" to be indexed", func() (bool, string) {
+		e := op.r.ix.entry(client.ObjectKeyFromObject(a))
+		return e != nil && len(e.blocks) == 1, fmt.Sprint(e)
+	})
 }

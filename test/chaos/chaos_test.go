@@ -401,18 +401,7 @@ func (w *world) op() {
 		w.note(w.createSet())
 	case k == 1 && len(w.sets) > 3:
 		w.event("delete set (" + s.deletion + ")")
-		w.note(s)
-		for _, h := range s.hooks {
-			if u := w.urls[h.wire+" "+h.url]; u.state == declared && s.deletion == "Delete" {
-				u.state = dropped
-			} else {
-				u.state = released
-			}
-		}
-		delete(w.sets, s.name)
-		w.retry("delete set", func(ctx context.Context) error {
-			return client.IgnoreNotFound(w.c.Delete(ctx, &v1.SendblueWebhookSet{ObjectMeta: metav1.ObjectMeta{Name: s.name, Namespace: s.ns}}))
-		})
+		w.deleteSet(s)
 	case k == 2:
 		if len(s.hooks) > 1 && w.rng.IntN(2) == 0 {
 			w.event("drop a webhook")
@@ -464,6 +453,23 @@ func (w *world) op() {
 	default:
 		w.flapCredentials()
 	}
+}
+
+// deleteSet deletes a set and tells the model what may happen to its
+// webhooks: with Delete, removed; otherwise, left to Exclusive sets.
+func (w *world) deleteSet(s *setModel) {
+	w.note(s)
+	for _, h := range s.hooks {
+		if u := w.urls[h.wire+" "+h.url]; u.state == declared && s.deletion == "Delete" {
+			u.state = dropped
+		} else {
+			u.state = released
+		}
+	}
+	delete(w.sets, s.name)
+	w.retry("delete set", func(ctx context.Context) error {
+		return client.IgnoreNotFound(w.c.Delete(ctx, &v1.SendblueWebhookSet{ObjectMeta: metav1.ObjectMeta{Name: s.name, Namespace: s.ns}}))
+	})
 }
 
 // dashboard adds, as a person in the Sendblue dashboard would, a webhook

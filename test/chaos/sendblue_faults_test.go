@@ -105,14 +105,7 @@ func (w *world) addHookAfterLie(s *setModel) {
 // outside lists what account a holds that no set wrote: "member name" for a
 // member of an unknown type, "wire url" for a dashboard webhook.
 func (w *world) outside(a int) []string {
-	raw, err := w.env.Emulator.Webhooks(keyID(a))
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	var cfg map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &cfg); err != nil {
-		w.t.Fatal(err)
-	}
+	cfg := w.config(a)
 	var out []string
 	for key, v := range cfg {
 		if !slices.Contains(sendbluetest.OriginalTypes, key) && key != "globalSecret" && key != "secret" {
@@ -137,6 +130,19 @@ func (w *world) outside(a int) []string {
 	return out
 }
 
+// config is account a's configuration as stored, by member.
+func (w *world) config(a int) map[string]json.RawMessage {
+	raw, err := w.env.Emulator.Webhooks(keyID(a))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var cfg map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		w.t.Fatal(err)
+	}
+	return cfg
+}
+
 // partialRead makes the next read of one account lose one thing no set
 // wrote (a dashboard webhook or a member of an unknown type), and nothing
 // else, then changes a set there so that a write is planned from that read.
@@ -147,14 +153,7 @@ func (w *world) partialRead() {
 	}
 	a := s.account
 	candidates := w.outside(a)
-	raw, err := w.env.Emulator.Webhooks(keyID(a))
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	var cfg map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &cfg); err != nil {
-		w.t.Fatal(err)
-	}
+	cfg := w.config(a)
 	lost := candidates[w.rng.IntN(len(candidates))]
 	if name, ok := strings.CutPrefix(lost, "member "); ok {
 		delete(cfg, name)
@@ -281,18 +280,7 @@ func (w *world) teardown() {
 			// It may remove what it does not declare before it goes.
 			w.excl[1][s.account] = true
 		}
-		w.note(s)
-		for _, h := range s.hooks {
-			if u := w.urls[h.wire+" "+h.url]; u.state == declared && s.deletion == "Delete" {
-				u.state = dropped
-			} else {
-				u.state = released
-			}
-		}
-		delete(w.sets, s.name)
-		w.retry("delete set", func(ctx context.Context) error {
-			return client.IgnoreNotFound(w.c.Delete(ctx, &v1.SendblueWebhookSet{ObjectMeta: metav1.ObjectMeta{Name: s.name, Namespace: s.ns}}))
-		})
+		w.deleteSet(s)
 	}
 	if secretAt == len(doomed) {
 		deleteSecret()
