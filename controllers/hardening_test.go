@@ -594,7 +594,9 @@ func TestNoReadIsTrustedBlindly(t *testing.T) {
 	if strings.Contains(partial, "typing.example.com") {
 		t.Fatalf("the partial read still holds the typing webhook: %s", partial)
 	}
-	op.emu.InjectFault(sendbluetest.Fault{Account: key, Method: "GET", Body: partial})
+	// Served twice: to the read a write is planned from and to the read
+	// under the write lock, so that only the confirmation can catch it.
+	op.emu.InjectFault(sendbluetest.Fault{Account: key, Method: "GET", Body: partial, Count: 2})
 	update(t, ns, "app", func(s *v1.SendblueWebhookSet) {
 		s.Spec.Webhooks.Outbound = append(s.Spec.Webhooks.Outbound, hooks("https://app.example.com/o3")...)
 	})

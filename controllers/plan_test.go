@@ -375,7 +375,15 @@ func FuzzPlanAccount(f *testing.F) {
 				if a.Type == globalSecretType || a.Type == legacySecretType {
 					continue
 				}
-				w := s.Webhooks[slices.IndexFunc(s.Webhooks, func(w DesiredWebhook) bool { return w.key() == entryKey{a.Type, a.URL} })]
+				at := slices.IndexFunc(s.Webhooks, func(w DesiredWebhook) bool { return w.key() == entryKey{a.Type, a.URL} })
+				if at < 0 {
+					// Not declared: owned only while a guard keeps it.
+					if g, ok := guard[entryKey{a.Type, a.URL}]; !ok || !g.All {
+						t.Fatalf("%s owns %s %s, which it does not declare and no guard keeps", s.ID, a.Type, a.URL)
+					}
+					continue
+				}
+				w := s.Webhooks[at]
 				hooks := plan.Desired.Webhooks(sendblue.EventType(a.Type))
 				i := slices.IndexFunc(hooks, func(h sendblue.Webhook) bool { return h.URL == a.URL })
 				if i < 0 || !w.matches(hooks[i]) {
