@@ -28,6 +28,9 @@ type accountState struct {
 	// started (see confirmRead).
 	seen      map[entryKey]bool
 	confirmed bool
+	// alone: the account's last first write was overwritten by a write of
+	// another account made at the same moment; the next writes alone.
+	alone bool
 	// suspect is the last read that was not trusted, and when it was seen.
 	suspect     string
 	suspectSeen time.Time

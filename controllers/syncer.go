@@ -314,21 +314,25 @@ func (r *SendblueWebhookSetReconciler) syncAccount(ctx context.Context, id strin
 		// Writes that may reach one account go one at a time, each from a
 		// read made under its lock (see writeLocks).
 		pin := group[0].pin
-		first := !acct.confirmed
-		unlock := r.writes.lock(id, pin, first)
+		mode := writeOrdinary
+		if !acct.confirmed {
+			mode = writeFirst
+			if acct.alone {
+				mode = writeAlone
+			}
+		}
+		lk := r.writes.lock(id, pin, mode)
+		defer lk.Unlock()
 		prev := actual
-		if first || r.writes.firsts.Load() != firsts || r.writes.shared(id, pin) {
+		if mode != writeOrdinary || r.writes.firsts.Load() != firsts || r.writes.shared(id, pin) {
 			if actual, err = api.Get(ctx); err != nil {
-				unlock()
 				return failRead(err)
 			}
 			if missing := actual.MissingTypes(); len(missing) > 0 {
-				unlock()
 				return failRead(&readError{fmt.Sprintf("the account's configuration as read lacks %s, which Sendblue lists in every account (empty or not): "+
 					"it may not be the whole account, so nothing was written", joinTypes(missing)), r.Options.ConfirmDelay})
 			}
 			if plan, over, err = fitPlan(actual, inputs, r.ix.guard(id, actual), acct.writeLimit(time.Now())); err != nil {
-				unlock()
 				return fail(err)
 			}
 		}
@@ -337,16 +341,22 @@ func (r *SendblueWebhookSetReconciler) syncAccount(ctx context.Context, id strin
 		}
 		if plan.HasChanges() {
 			if err := r.confirmRead(ctx, api, acct, prev, actual, inputs); err != nil {
-				unlock()
 				return failRead(err)
 			}
-			if problems, err = r.write(ctx, api, acct, plan, len(group)); err != nil {
-				unlock()
+			problems, err = r.write(ctx, api, acct, plan, len(group))
+			overlapped := lk.Wrote()
+			if err != nil {
 				return fail(err)
 			}
+			if len(overlapped) > 0 {
+				if err := r.stuck(ctx, api, acct, id, pin, plan, overlapped); err != nil {
+					return failRead(err)
+				}
+			}
+			acct.alone = false
 			result = "written"
 		}
-		unlock()
+		lk.Unlock()
 	}
 	r.Metrics.syncs.WithLabelValues(result).Inc()
 	if result == "written" {
@@ -396,6 +406,26 @@ func (r *SendblueWebhookSetReconciler) failedAll(ctx context.Context, acct *acco
 		delete(acct.fingerprints, g.set.UID)
 	}
 	return classify(group[0].set, err, r.Options).retry
+}
+
+// stuck checks that a first write made in a batch was not overwritten by
+// another write of the batch that answered within its window (overlapped,
+// their accounts): it reads the account once more. A write that did not
+// stick was overwritten by another key of the same account (or Sendblue did
+// not store it, which a write made alone then shows): the accounts are
+// linked and this one writes again alone.
+func (r *SendblueWebhookSetReconciler) stuck(ctx context.Context, api SendblueAPI, acct *accountState, id, pin string, plan AccountPlan, overlapped []string) error {
+	got, err := api.Get(ctx)
+	if err == nil && len(verifyStored(plan, got)) == 0 {
+		return nil
+	}
+	r.writes.link(id, pin, overlapped...)
+	acct.confirmed, acct.alone = false, true
+	if err != nil {
+		return fmt.Errorf("reading back a write made while other accounts were written: %w", err)
+	}
+	return &readError{"a write to another account, made at the same moment, overwrote this one (two keys of one account): " +
+		"nothing is reported as synced; written again while no other write runs", time.Second}
 }
 
 // confirmRead decides whether a read may be written over. A write replaces
