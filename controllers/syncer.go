@@ -322,17 +322,19 @@ func (r *SendblueWebhookSetReconciler) syncAccount(ctx context.Context, id strin
 			}
 		}
 		lk := r.writes.lock(id, pin, mode)
-		defer lk.Unlock()
 		prev := actual
 		if mode != writeOrdinary || r.writes.firsts.Load() != firsts || r.writes.shared(id, pin) {
 			if actual, err = api.Get(ctx); err != nil {
+				lk.Unlock()
 				return failRead(err)
 			}
 			if missing := actual.MissingTypes(); len(missing) > 0 {
+				lk.Unlock()
 				return failRead(&readError{fmt.Sprintf("the account's configuration as read lacks %s, which Sendblue lists in every account (empty or not): "+
 					"it may not be the whole account, so nothing was written", joinTypes(missing)), r.Options.ConfirmDelay})
 			}
 			if plan, over, err = fitPlan(actual, inputs, r.ix.guard(id, actual), acct.writeLimit(time.Now())); err != nil {
+				lk.Unlock()
 				return fail(err)
 			}
 		}
@@ -341,15 +343,18 @@ func (r *SendblueWebhookSetReconciler) syncAccount(ctx context.Context, id strin
 		}
 		if plan.HasChanges() {
 			if err := r.confirmRead(ctx, api, acct, prev, actual, inputs); err != nil {
+				lk.Unlock()
 				return failRead(err)
 			}
 			problems, err = r.write(ctx, api, acct, plan, len(group))
 			overlapped := lk.Wrote()
 			if err != nil {
+				lk.Unlock()
 				return fail(err)
 			}
 			if len(overlapped) > 0 {
 				if err := r.stuck(ctx, api, acct, id, pin, plan, overlapped); err != nil {
+					lk.Unlock()
 					return failRead(err)
 				}
 			}

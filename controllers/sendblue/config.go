@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/sendblue-operator/sendblue-operator/controllers/sendblue/internal/wirejson"
 )
@@ -188,9 +189,16 @@ func parseWebhook(raw json.RawMessage) (Webhook, error) {
 // of GET and PUT. It keeps the members it does not know (event types invented
 // later), their order, and each entry's bytes and form, so a read, a change
 // and a write lose nothing that was not changed. The zero value is an empty
-// configuration. Config is not safe for concurrent use; Clone it to share.
+// configuration. Config is not safe for concurrent use; Clone it to share
+// (reading it from several goroutines is safe).
 type Config struct {
 	obj wirejson.Object
+
+	// parsed keeps each type's entries as decoded, until the type is set:
+	// a sync asks for them several times (plan, checks, index), and a big
+	// account's entries are costly to decode each time.
+	mu     sync.Mutex
+	parsed map[EventType][]Webhook
 }
 
 // NewConfig returns an empty configuration.
@@ -204,11 +212,13 @@ func ParseConfig(data []byte) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Config{obj: obj}
+	c := &Config{obj: obj, parsed: map[EventType][]Webhook{}}
 	for _, t := range knownTypes {
-		if _, err := c.webhooks(t); err != nil {
+		hooks, err := c.webhooks(t)
+		if err != nil {
 			return nil, err
 		}
+		c.parsed[t] = hooks
 	}
 	for _, key := range []string{globalSecretKey, legacySecretKey} {
 		if _, _, err := c.stringField(key); err != nil {
@@ -234,8 +244,17 @@ func (c *Config) Clone() *Config { return &Config{obj: c.obj.Clone()} }
 
 // Webhooks returns a copy of the entries of type t, in order; nil if none.
 func (c *Config) Webhooks(t EventType) []Webhook {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if hooks, ok := c.parsed[t]; ok {
+		return slices.Clone(hooks)
+	}
 	hooks, _ := c.webhooks(t) // validated by ParseConfig and SetWebhooks
-	return hooks
+	if c.parsed == nil {
+		c.parsed = map[EventType][]Webhook{}
+	}
+	c.parsed[t] = hooks
+	return slices.Clone(hooks)
 }
 
 func (c *Config) webhooks(t EventType) ([]Webhook, error) {
@@ -290,6 +309,9 @@ func (c *Config) SetWebhooks(t EventType, hooks []Webhook) error {
 	}
 	buf.WriteByte(']')
 	c.obj.Set(string(t), buf.Bytes())
+	c.mu.Lock()
+	delete(c.parsed, t)
+	c.mu.Unlock()
 	return nil
 }
 

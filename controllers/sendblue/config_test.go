@@ -156,3 +156,26 @@ func TestMissingTypes(t *testing.T) {
 		}
 	}
 }
+
+// Webhooks decodes a type once and hands out copies: a caller changing what
+// it got does not change the configuration, and a set type is decoded anew.
+func TestWebhooksAreCopiesAndFollowSets(t *testing.T) {
+	c, err := sendblue.ParseConfig([]byte(`{"receive":[{"url":"https://a.example.com","secret":"s"}],"call_log":[],"line_blocked":[],"line_assigned":[],"outbound":[],"contact_created":[]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.Webhooks(sendblue.Receive)
+	got[0].URL = "https://changed.example.com"
+	if again := c.Webhooks(sendblue.Receive); len(again) != 1 || again[0].URL != "https://a.example.com" {
+		t.Fatalf("a caller's change reached the configuration: %+v", again)
+	}
+	if err := c.SetWebhooks(sendblue.Receive, []sendblue.Webhook{{URL: "https://b.example.com"}}); err != nil {
+		t.Fatal(err)
+	}
+	if again := c.Webhooks(sendblue.Receive); len(again) != 1 || again[0].URL != "https://b.example.com" {
+		t.Fatalf("after SetWebhooks, Webhooks returned %+v", again)
+	}
+	if c.Webhooks(sendblue.CallLog) != nil {
+		t.Error("an empty type is not nil")
+	}
+}
