@@ -322,6 +322,7 @@ func (r *SendblueWebhookSetReconciler) syncAccount(ctx context.Context, id strin
 			}
 		}
 		lk := r.writes.lock(id, pin, mode)
+		defer lk.Unlock() // a panic must not keep every write waiting (Unlock is idempotent)
 		prev := actual
 		if mode != writeOrdinary || r.writes.firsts.Load() != firsts || r.writes.shared(id, pin) {
 			if actual, err = api.Get(ctx); err != nil {
@@ -426,6 +427,8 @@ func (r *SendblueWebhookSetReconciler) stuck(ctx context.Context, api SendblueAP
 	}
 	r.writes.link(id, pin, overlapped...)
 	acct.confirmed, acct.alone = false, true
+	logf.FromContext(ctx).Info("A first write was not found as written after writes of other accounts made at the same moment; linking the accounts and writing again alone",
+		"accountsWrittenMeanwhile", len(overlapped), "readBackFailed", err != nil)
 	if err != nil {
 		return fmt.Errorf("reading back a write made while other accounts were written: %w", err)
 	}
