@@ -300,9 +300,8 @@ func (r *SendblueWebhookSetReconciler) syncAccount(ctx context.Context, id strin
 		r.Metrics.readGap.Observe(now.Sub(acct.lastRead).Seconds())
 	}
 	acct.lastRead = now
-	if missing := actual.MissingTypes(); len(missing) > 0 {
-		return failRead(&readError{fmt.Sprintf("the account's configuration as read lacks %s, which Sendblue lists in every account (empty or not): "+
-			"it may not be the whole account, so nothing was written", joinTypes(missing)), r.Options.ConfirmDelay})
+	if err := r.wholeAccount(actual); err != nil {
+		return failRead(err)
 	}
 	plan, over, err := fitPlan(actual, inputs, r.ix.guard(id, actual), acct.writeLimit(time.Now()))
 	if err != nil {
@@ -329,10 +328,9 @@ func (r *SendblueWebhookSetReconciler) syncAccount(ctx context.Context, id strin
 				lk.Unlock()
 				return failRead(err)
 			}
-			if missing := actual.MissingTypes(); len(missing) > 0 {
+			if err := r.wholeAccount(actual); err != nil {
 				lk.Unlock()
-				return failRead(&readError{fmt.Sprintf("the account's configuration as read lacks %s, which Sendblue lists in every account (empty or not): "+
-					"it may not be the whole account, so nothing was written", joinTypes(missing)), r.Options.ConfirmDelay})
+				return failRead(err)
 			}
 			if plan, over, err = fitPlan(actual, inputs, r.ix.guard(id, actual), acct.writeLimit(time.Now())); err != nil {
 				lk.Unlock()
@@ -382,6 +380,16 @@ func (r *SendblueWebhookSetReconciler) syncAccount(ctx context.Context, id strin
 		next = soon
 	}
 	return next, false
+}
+
+// wholeAccount refuses a read that lacks a type Sendblue lists in every
+// account (empty or not): it may not be the whole account.
+func (r *SendblueWebhookSetReconciler) wholeAccount(actual *sendblue.Config) error {
+	if missing := actual.MissingTypes(); len(missing) > 0 {
+		return &readError{fmt.Sprintf("the account's configuration as read lacks %s, which Sendblue lists in every account (empty or not): "+
+			"it may not be the whole account, so nothing was written", joinTypes(missing)), r.Options.ConfirmDelay}
+	}
+	return nil
 }
 
 // leftBehind says, where a person will see it, that a deleted set left

@@ -414,11 +414,7 @@ func (w *world) op() {
 			s.hooks = slices.Delete(s.hooks, i, i+1)
 		} else if len(s.hooks) < 4 {
 			w.event("add a webhook")
-			w.note(s)
-			h := w.newHook(s)
-			s.hooks = append(s.hooks, h)
-			w.urls[h.wire+" "+h.url] = &urlModel{account: s.account, owner: s.name, state: w.state(s)}
-			w.putHookSecret(s)
+			w.addHook(s)
 		}
 		w.update(s)
 	case k == 3:

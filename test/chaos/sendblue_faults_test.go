@@ -94,12 +94,18 @@ func (w *world) addHookAfterLie(s *setModel) {
 		return
 	}
 	w.event("add a webhook after a lying read was queued")
+	w.addHook(s)
+	w.update(s)
+}
+
+// addHook adds a new webhook (and its secret) to s's model; the caller
+// updates the set.
+func (w *world) addHook(s *setModel) {
 	w.note(s)
 	h := w.newHook(s)
 	s.hooks = append(s.hooks, h)
 	w.urls[h.wire+" "+h.url] = &urlModel{account: s.account, owner: s.name, state: w.state(s)}
 	w.putHookSecret(s)
-	w.update(s)
 }
 
 // outside lists what account a holds that no set wrote: "member name" for a
