@@ -31,6 +31,9 @@ type accountIndex struct {
 	// reconciles them, and its value is kept in memory only while it is
 	// referenced.
 	refs map[client.ObjectKey][]types.NamespacedName
+	// readers lists, for each Secret, the sets reading it to be indexed
+	// (reading, doneReading), with how many reads are in flight.
+	readers map[client.ObjectKey]map[types.NamespacedName]int
 
 	// pending are the sets listed at start that are not indexed yet; nil
 	// until the list is taken. touched are those indexed before it was.
@@ -75,6 +78,7 @@ func newAccountIndex() *accountIndex {
 		byAccount: map[string]map[types.NamespacedName]*indexEntry{},
 		holds:     map[entryKey][]*indexEntry{},
 		refs:      map[client.ObjectKey][]types.NamespacedName{},
+		readers:   map[client.ObjectKey]map[types.NamespacedName]int{},
 		touched:   map[types.NamespacedName]bool{},
 	}
 }
@@ -286,11 +290,52 @@ func (ix *accountIndex) guard(account string, actual *sendblue.Config) Guard {
 	return g
 }
 
-// referencing returns the sets that reference the Secret.
+// referencing returns the sets that reference the Secret, indexed or being
+// read to be indexed.
 func (ix *accountIndex) referencing(k client.ObjectKey) []types.NamespacedName {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	return slices.Clone(ix.refs[k])
+	out := slices.Clone(ix.refs[k])
+	for key := range ix.readers[k] {
+		if !slices.Contains(out, key) {
+			out = append(out, key)
+		}
+	}
+	return out
+}
+
+// reading marks the Secrets a set is reading to be indexed: until
+// doneReading, a change of one of them reconciles the set again, whether or
+// not its index entry references the Secret yet.
+func (ix *accountIndex) reading(key types.NamespacedName, secrets []client.ObjectKey) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for _, s := range secrets {
+		m := ix.readers[s]
+		if m == nil {
+			m = map[types.NamespacedName]int{}
+			ix.readers[s] = m
+		}
+		m[key]++
+	}
+}
+
+// doneReading undoes reading.
+func (ix *accountIndex) doneReading(key types.NamespacedName, secrets []client.ObjectKey) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for _, s := range secrets {
+		m := ix.readers[s]
+		if m == nil {
+			continue
+		}
+		if m[key]--; m[key] <= 0 {
+			delete(m, key)
+		}
+		if len(m) == 0 {
+			delete(ix.readers, s)
+		}
+	}
 }
 
 // counts returns how many sets and accounts are indexed.

@@ -73,8 +73,10 @@ type Options struct {
 	// secretRef, globalSecretRef or legacySecretRef must match.
 	WebhookSecretSelector labels.Selector
 
-	// beforeIndex, in tests, runs before a set is indexed.
+	// beforeIndex, in tests, runs before a set is indexed; afterRead, after
+	// its Secrets were read and before what was read is indexed.
 	beforeIndex func(types.NamespacedName)
+	afterRead   func(types.NamespacedName)
 }
 
 func (o Options) withDefaults() Options {
@@ -272,7 +274,9 @@ func (r *SendblueWebhookSetReconciler) oldestRead() time.Time {
 }
 
 // setsForSecret maps a Secret event to the indexed sets that reference the
-// Secret (a set not indexed yet reads it when it is).
+// Secret and to the sets reading it to be indexed (a set whose reconcile has
+// not begun reads it when it does: the watch's cache already shows the
+// change).
 func (r *SendblueWebhookSetReconciler) setsForSecret(_ context.Context, o client.Object) []reconcile.Request {
 	keys := r.ix.referencing(client.ObjectKeyFromObject(o))
 	reqs := make([]reconcile.Request, len(keys))
@@ -392,8 +396,17 @@ func (r *SendblueWebhookSetReconciler) indexSet(ctx context.Context, set *v1.Sen
 		r.Options.beforeIndex(key)
 	}
 	e := &indexEntry{key: key, uid: set.UID, generation: set.Generation, secrets: secretKeys(set)}
+	// A change of a Secret between this read and the index entry below
+	// reconciles the set again: until then its Secrets map to it as being
+	// read (a set indexed for the first time, or with a Secret it did not
+	// reference before, is not in the index's references yet).
+	r.ix.reading(key, e.secrets)
+	defer r.ix.doneReading(key, e.secrets)
 	secrets := newSecretReader(r.values, r.Options.WebhookSecretSelector)
 	self, err := secrets.resolve(ctx, set, deleting)
+	if r.Options.afterRead != nil {
+		r.Options.afterRead(key)
+	}
 	if err == nil {
 		r.mu.Lock()
 		r.lastCreds[set.UID] = self.creds
