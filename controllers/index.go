@@ -32,7 +32,7 @@ type accountIndex struct {
 	// referenced.
 	refs map[client.ObjectKey][]types.NamespacedName
 	// readers lists, for each Secret, the sets reading it to be indexed
-	// (reading, doneReading), with how many reads are in flight.
+	// (reading), with how many reads are in flight.
 	readers map[client.ObjectKey]map[types.NamespacedName]int
 
 	// pending are the sets listed at start that are not indexed yet; nil
@@ -304,10 +304,15 @@ func (ix *accountIndex) referencing(k client.ObjectKey) []types.NamespacedName {
 	return out
 }
 
-// reading marks the Secrets a set is reading to be indexed: until
-// doneReading, a change of one of them reconciles the set again, whether or
-// not its index entry references the Secret yet.
-func (ix *accountIndex) reading(key types.NamespacedName, secrets []client.ObjectKey) {
+// reading marks the Secrets a set is reading to be indexed, until the
+// returned func is called: meanwhile a change of one of them reconciles the
+// set again, whether or not its index entry references the Secret yet.
+func (ix *accountIndex) reading(key types.NamespacedName, secrets []client.ObjectKey) (done func()) {
+	ix.countReaders(key, secrets, 1)
+	return func() { ix.countReaders(key, secrets, -1) }
+}
+
+func (ix *accountIndex) countReaders(key types.NamespacedName, secrets []client.ObjectKey, d int) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	for _, s := range secrets {
@@ -316,20 +321,7 @@ func (ix *accountIndex) reading(key types.NamespacedName, secrets []client.Objec
 			m = map[types.NamespacedName]int{}
 			ix.readers[s] = m
 		}
-		m[key]++
-	}
-}
-
-// doneReading undoes reading.
-func (ix *accountIndex) doneReading(key types.NamespacedName, secrets []client.ObjectKey) {
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	for _, s := range secrets {
-		m := ix.readers[s]
-		if m == nil {
-			continue
-		}
-		if m[key]--; m[key] <= 0 {
+		if m[key] += d; m[key] <= 0 {
 			delete(m, key)
 		}
 		if len(m) == 0 {

@@ -99,3 +99,33 @@ func TestIndexGuardsAndForgets(t *testing.T) {
 		t.Errorf("guard after removal = %v, want only the unknown set's two entries", g)
 	}
 }
+
+// A Secret maps to the sets reading it to be indexed as well as to those
+// whose entries reference it, and stops mapping to a reader once it is done
+// (and indexed with other Secrets).
+func TestSecretsMapToSetsBeingRead(t *testing.T) {
+	ix := newAccountIndex()
+	old, fresh := client.ObjectKey{Namespace: "a", Name: "old"}, client.ObjectKey{Namespace: "a", Name: "new"}
+	ix.put(&indexEntry{key: nn("a", "s"), secrets: []client.ObjectKey{old}, sig: "1"})
+	done := ix.reading(nn("a", "s"), []client.ObjectKey{fresh})
+	again := ix.reading(nn("a", "s"), []client.ObjectKey{fresh}) // a second read in flight
+	if got := ix.referencing(fresh); len(got) != 1 || got[0] != nn("a", "s") {
+		t.Fatalf("a Secret being read maps to %v, want the set reading it", got)
+	}
+	if got := ix.referencing(old); len(got) != 1 {
+		t.Fatalf("the Secret of the index entry maps to %v, want the set", got)
+	}
+	ix.put(&indexEntry{key: nn("a", "s"), secrets: []client.ObjectKey{fresh}, sig: "2"})
+	done()
+	if got := ix.referencing(fresh); len(got) != 1 {
+		t.Fatalf("after one of two reads: %v, want the set once", got)
+	}
+	again()
+	if got := ix.referencing(old); len(got) != 0 {
+		t.Fatalf("a Secret the set no longer references or reads maps to %v", got)
+	}
+	ix.remove(nn("a", "s"))
+	if got, n := ix.referencing(fresh), len(ix.readers); len(got) != 0 || n != 0 {
+		t.Fatalf("after the set is gone: %v, %d Secrets being read", got, n)
+	}
+}

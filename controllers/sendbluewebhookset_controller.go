@@ -400,8 +400,7 @@ func (r *SendblueWebhookSetReconciler) indexSet(ctx context.Context, set *v1.Sen
 	// reconciles the set again: until then its Secrets map to it as being
 	// read (a set indexed for the first time, or with a Secret it did not
 	// reference before, is not in the index's references yet).
-	r.ix.reading(key, e.secrets)
-	defer r.ix.doneReading(key, e.secrets)
+	defer r.ix.reading(key, e.secrets)()
 	secrets := newSecretReader(r.values, r.Options.WebhookSecretSelector)
 	self, err := secrets.resolve(ctx, set, deleting)
 	if r.Options.afterRead != nil {
